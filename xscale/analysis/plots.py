@@ -1,0 +1,154 @@
+"""Report figures, drawn on bare Agg figures (no pyplot global state, no display needed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from xscale.analysis.table import SHORT_NAMES, fmt_value, curve, marginal, sort_values
+
+BAND_NOTE = "lines: mean over seeds; bands: ±1 std over seeds"
+MAX_LABELLED_TICKS = 8
+DPI = 130
+
+
+def human(x: float) -> str:
+    """1.2e6 -> '1.2M': tick labels short enough to read."""
+    for factor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= factor:
+            return f"{x / factor:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _figure(n_panels: int, width: float = 5.2, height: float = 3.9) -> tuple[Figure, list]:
+    cols = min(n_panels, 3)
+    rows = math.ceil(n_panels / cols)
+    fig = Figure(figsize=(width * cols, height * rows + 0.5), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n_panels])
+
+
+def _log_x(ax, xs) -> None:
+    ax.set_xscale("log")
+    xs = sorted(set(float(x) for x in xs))
+    # With few points the default log ticks often show one label or none; label the data x values.
+    if len(xs) <= MAX_LABELLED_TICKS:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([human(x) for x in xs])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _line(ax, stats: pd.DataFrame, x: str, label: str, **style) -> None:
+    stats = stats.sort_values(x)
+    mean, std = stats["mean"].to_numpy(float), stats["std"].to_numpy(float)
+    (line,) = ax.plot(stats[x], mean, marker="o", label=label, **style)
+    if np.isfinite(std).any():
+        ax.fill_between(stats[x], mean - np.nan_to_num(std), mean + np.nan_to_num(std), color=line.get_color(), alpha=0.18)
+
+
+def _series_panel(ax, frame: pd.DataFrame, value: str) -> None:
+    stats = curve(frame.dropna(subset=[value]), value, ["series", "x"])
+    for series in sorted(stats["series"].unique()):
+        _line(ax, stats[stats["series"] == series], "x", series)
+
+
+def _finish(fig: Figure, path: Path, title: str) -> Path:
+    fig.suptitle(f"{title}\n({BAND_NOTE})", fontsize=11)
+    fig.savefig(path)
+    return path
+
+
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, title_fontsize=8)
+
+
+def score_vs_axis(frame, tasks: dict[str, str], x_label: str, title: str, path: Path) -> Path:
+    """Zero-shot score against a scaling axis: mean over tasks first, then one panel per task."""
+    panels = [("zeroshot", "mean over target tasks", "zero-shot score (points)")]
+    if len(tasks) > 1:
+        panels += [(f"zeroshot/{t}", t, f"zero-shot {m} (points)") for t, m in tasks.items()]
+    fig, axes = _figure(len(panels))
+    for ax, (value, panel_title, y_label) in zip(axes, panels):
+        _series_panel(ax, frame, value)
+        _log_x(ax, frame["x"])
+        ax.set(title=panel_title, xlabel=f"{x_label} (log scale)", ylabel=y_label)
+        ax.grid(alpha=0.3)
+        _legend(ax)
+    return _finish(fig, path, f"Zero-shot transfer (mean over non-English languages) vs {title}")
+
+
+def series_vs_axis(frame, value: str, y_label: str, x_label: str, title: str, path: Path, zero_line: bool = False) -> Path:
+    """One quantity against a scaling axis, one line per combination of the other axes."""
+    fig, (ax,) = _figure(1, width=6.4, height=4.4)
+    _series_panel(ax, frame, value)
+    if zero_line:
+        ax.axhline(0.0, color="grey", lw=0.8, ls=":")
+    _log_x(ax, frame["x"])
+    ax.set(xlabel=f"{x_label} (log scale)", ylabel=y_label)
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    return _finish(fig, path, title)
+
+
+def marginal_lines(
+    frame, lines: list[tuple[str, str]], panels: list[tuple[str, str, list[int]]], x_label: str, title: str, path: Path,
+    ref_line: float | None = None,
+) -> Path:
+    """Main-effect curves against x (mean over the other axes per seed); panels select lines by index."""
+    fig, axes = _figure(len(panels))
+    for ax, (panel_title, y_label, indices) in zip(axes, panels):
+        for i in indices:
+            value, label = lines[i]
+            if value in frame.columns and frame[value].notna().any():
+                _line(ax, marginal(frame.dropna(subset=[value]), "x", value), "x", label)
+        if ref_line is not None:
+            ax.axhline(ref_line, color="grey", lw=0.8, ls=":")
+        _log_x(ax, frame["x"])
+        ax.set(title=panel_title, xlabel=f"{x_label} (log scale)", ylabel=y_label)
+        ax.grid(alpha=0.3)
+        _legend(ax)
+    return _finish(fig, path, title)
+
+
+def heatmap(points: pd.DataFrame, path: Path) -> Path:
+    """Mean zero-shot score over intermediate.fraction x pretrain.checkpoint_fraction, a panel per model size."""
+    rows_key, cols_key = "intermediate.fraction", "pretrain.checkpoint_fraction"
+    sizes = sort_values(points["model.size"].dropna().unique()) if "model.size" in points.columns else [None]
+    if "scale/non_embedding_params" in points.columns:
+        order = points.groupby("model.size")["scale/non_embedding_params"].mean()
+        sizes = sorted(sizes, key=lambda s: order.get(s, np.inf))
+    fig, axes = _figure(len(sizes), width=5.0, height=4.2)
+    row_values = sort_values(points[rows_key].dropna().unique())
+    col_values = sort_values(points[cols_key].dropna().unique())
+    finite = points["zeroshot"].dropna()
+    vmin, vmax = (finite.min(), finite.max()) if len(finite) else (0, 1)
+    for ax, size in zip(axes, sizes):
+        sub = points if size is None else points[points["model.size"] == size]
+        table = sub.groupby([rows_key, cols_key])["zeroshot"].mean().unstack(cols_key)
+        table = table.reindex(index=row_values, columns=col_values)
+        image = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+        for (i, j), v in np.ndenumerate(table.to_numpy(float)):
+            if np.isfinite(v):
+                colour = "black" if v > (vmin + vmax) / 2 else "white"
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=9, color=colour)
+        ax.set_xticks(range(len(col_values)), [fmt_value(v) for v in col_values])
+        ax.set_yticks(range(len(row_values)), [fmt_value(v) for v in row_values])
+        ax.set(
+            xlabel="pretrain.checkpoint_fraction (fraction of pretraining)",
+            ylabel="intermediate.fraction (fraction of task data)",
+            title="all sizes" if size is None else f"{SHORT_NAMES['model.size']}={size}",
+        )
+        fig.colorbar(image, ax=ax, label="zero-shot score (points)")
+    fig.suptitle("Mean zero-shot score (over seeds, tasks and non-English languages); blank: no finished trial", fontsize=11)
+    fig.savefig(path)
+    return path

@@ -1,0 +1,219 @@
+"""From raw trial rows to analysis tables: best trial per cell, derived scores, per-seed points, axes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SELECTION_METRIC = "dev/score"
+"""English dev only: choosing by a zero-shot language would leak the test languages into selection."""
+
+CONFIG_KEYS = ("model.size", "intermediate.fraction", "pretrain.checkpoint_fraction", "intermediate.task")
+"""The grid axes the analysis knows; a configuration is one value of each, over all seeds."""
+
+SHORT_NAMES = {
+    "model.size": "size",
+    "intermediate.fraction": "int. fraction",
+    "pretrain.checkpoint_fraction": "ckpt fraction",
+    "intermediate.task": "int. task",
+}
+
+PREFERRED_METRICS = ("accuracy", "f1", "exact_match", "em", "score")
+"""When a task logs several metrics, the first of these found is its score."""
+
+NO_INTERMEDIATE = "none"
+
+_TARGET_AVG = re.compile(r"^target/([^/]+)/avg/([^/]+)$")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A scaling axis: its grid param and the x quantities to plot it against, best first."""
+
+    key: str
+    param: str
+    title: str
+    x_options: tuple[tuple[str, str], ...]
+
+
+AXES = (
+    Axis(
+        "size",
+        "model.size",
+        "model size",
+        (("scale/non_embedding_params", "non-embedding parameters"), ("scale/params", "parameters")),
+    ),
+    Axis(
+        "data",
+        "intermediate.fraction",
+        "intermediate-task data",
+        (
+            ("scale/intermediate_examples", "intermediate-task training examples"),
+            ("intermediate.fraction", "fraction of the intermediate-task training data"),
+        ),
+    ),
+    Axis(
+        "pretrain",
+        "pretrain.checkpoint_fraction",
+        "pretraining",
+        (
+            ("scale/pretrain_tokens", "pretraining tokens"),
+            ("pretrain.checkpoint_fraction", "fraction of pretraining (checkpoint)"),
+        ),
+    ),
+)
+AXIS_BY_KEY = {axis.key: axis for axis in AXES}
+
+
+def select_best(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(best FINISHED trial of each cell by dev/score, FINISHED trials that cannot be ranked).
+
+    Trials inside one cell differ only in searched nuisance hyperparameters (e.g. the learning
+    rate), so keeping one per cell is model selection; ties go to the lowest trial id.
+    """
+    finished = runs[runs["status"] == "FINISHED"]
+    has_score = SELECTION_METRIC in finished.columns
+    scored = finished[pd.to_numeric(finished[SELECTION_METRIC], errors="coerce").notna()] if has_score else finished.iloc[:0]
+    unranked = finished.drop(index=scored.index)
+    cell = scored["cell"].where(scored["cell"].astype(str) != "", scored["trial_id"])
+    ordered = scored.assign(_cell=cell).sort_values([SELECTION_METRIC, "trial_id"], ascending=[False, True])
+    best = ordered.drop_duplicates("_cell").drop(columns="_cell").sort_values(["cell", "trial_id"])
+    return best, unranked
+
+
+def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
+    """The score metric of each target task, read from the `target/{task}/avg/{metric}` columns."""
+    found: dict[str, list[str]] = {}
+    for column in frame.columns:
+        match = _TARGET_AVG.match(str(column))
+        if match and frame[column].notna().any():
+            found.setdefault(match.group(1), []).append(match.group(2))
+    chosen = {}
+    for task, metrics in sorted(found.items()):
+        preferred = [m for m in PREFERRED_METRICS if m in metrics]
+        chosen[task] = preferred[0] if preferred else sorted(metrics)[0]
+    return chosen
+
+
+def languages(frame: pd.DataFrame, task: str, metric: str) -> list[str]:
+    """Zero-shot languages of a task (everything logged but English and the average)."""
+    pattern = re.compile(rf"^target/{re.escape(task)}/([^/]+)/{re.escape(metric)}$")
+    langs = [m.group(1) for c in frame.columns if (m := pattern.match(str(c)))]
+    return sorted(lang for lang in langs if lang not in ("avg", "en"))
+
+
+def add_scores(frame: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
+    """Add derived per-run columns, each the mean over target tasks of a per-task quantity.
+
+    zeroshot (mean over non-English languages), zeroshot/{task}, gap (English minus that mean),
+    worst_lang (worst non-English language), lang_spread (population std across non-English languages).
+    """
+    out = frame.copy()
+    per_task: dict[str, list[pd.Series]] = {"zeroshot": [], "gap": [], "worst_lang": [], "lang_spread": []}
+    for task, metric in metrics.items():
+        avg = out[f"target/{task}/avg/{metric}"].astype(float)
+        out[f"zeroshot/{task}"] = avg
+        per_task["zeroshot"].append(avg)
+        en = f"target/{task}/en/{metric}"
+        if en in out.columns:
+            per_task["gap"].append(out[en].astype(float) - avg)
+        langs = [f"target/{task}/{lang}/{metric}" for lang in languages(out, task, metric)]
+        if langs:
+            values = out[langs].astype(float)
+            per_task["worst_lang"].append(values.min(axis=1, skipna=False))
+            per_task["lang_spread"].append(values.std(axis=1, ddof=0, skipna=False))
+    for name, series in per_task.items():
+        # A run missing one task's score gets NaN rather than a mean over fewer tasks.
+        out[name] = pd.concat(series, axis=1).mean(axis=1, skipna=False) if series else np.nan
+    return out
+
+
+def config_keys(frame: pd.DataFrame) -> list[str]:
+    return [key for key in CONFIG_KEYS if key in frame.columns]
+
+
+def seed_points(selected: pd.DataFrame) -> pd.DataFrame:
+    """One row per (configuration, seed): numeric columns averaged over the cells that share them.
+
+    More than one cell per (configuration, seed) means a grid axis the analysis does not model;
+    `n_cells` records it so the report can say the cells were averaged.
+    """
+    frame = selected.copy()
+    if "seed" not in frame.columns:
+        frame["seed"] = 0
+    keys = config_keys(frame) + ["seed"]
+    numeric = [c for c in frame.select_dtypes("number").columns if c not in keys]
+    grouped = frame.groupby(keys, dropna=False, sort=True)
+    points = grouped[numeric].mean()
+    points["n_cells"] = grouped.size()
+    points = points.reset_index()
+    points["config"] = config_labels(points, config_keys(points))
+    return points
+
+
+def config_labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    if not keys:
+        return pd.Series("all", index=frame.index)
+    return frame[keys].apply(lambda row: ", ".join(f"{SHORT_NAMES.get(k, k)}={fmt_value(row[k])}" for k in keys), axis=1)
+
+
+def fmt_value(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) >= 1 else f"{value:g}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def varies(frame: pd.DataFrame, param: str) -> bool:
+    return param in frame.columns and frame[param].nunique(dropna=True) >= 2
+
+
+def sort_values(values) -> list:
+    """Axis values in a natural order: numbers ascending, names as they are."""
+    try:
+        return sorted(values, key=float)
+    except (TypeError, ValueError):
+        return sorted(values, key=str)
+
+
+def axis_points(points: pd.DataFrame, axis: Axis) -> tuple[pd.DataFrame, str, str] | None:
+    """Points of a varying axis with an `x` column and a `series` label; (frame, x column, x label).
+
+    The series label names the other axes that vary, so each line of a plot holds them fixed. Runs
+    without intermediate data (task `none`, or zero examples) cannot sit on a log axis of data and
+    are left out of the data axis.
+    """
+    if not varies(points, axis.param):
+        return None
+    frame = points
+    if axis.key == "data" and "intermediate.task" in frame.columns:
+        frame = frame[frame["intermediate.task"].astype(str) != NO_INTERMEDIATE]
+    for column, label in axis.x_options:
+        if column not in frame.columns:
+            continue
+        x_by_config = pd.to_numeric(frame[column], errors="coerce").groupby(frame["config"]).transform("mean")
+        if x_by_config.notna().all():
+            break
+    else:
+        return None
+    frame = frame.assign(x=x_by_config)
+    frame = frame[frame["x"] > 0]
+    if frame["x"].nunique() < 2:
+        return None
+    others = [k for k in config_keys(frame) if k != axis.param and varies(frame, k)]
+    frame = frame.assign(series=config_labels(frame, others) if others else "all")
+    return frame, column, label
+
+
+def curve(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
+    """Mean, std over seeds and seed count of `value` for each combination of `by`."""
+    stats = frame.groupby(by, dropna=False)[value].agg(["mean", "std", "count"]).reset_index()
+    return stats.rename(columns={"count": "n_seeds"})
+
+
+def marginal(frame: pd.DataFrame, by: str, value: str) -> pd.DataFrame:
+    """Main effect of `by`: per seed the mean over the other axes, then mean and std over seeds."""
+    per_seed = frame.groupby([by, "seed"], dropna=False)[value].mean().reset_index()
+    return curve(per_seed, value, [by])

@@ -1,0 +1,111 @@
+"""The `xscale` command: parse, call one function, map user mistakes to exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xscale.errors import UserError
+
+
+def _validate(args) -> int:
+    from xscale.spec import load_spec
+
+    bad = 0
+    for path in args.files:
+        try:
+            spec = load_spec(path)
+        except UserError as e:
+            bad += 1
+            print(f"{path}: invalid", file=sys.stderr)
+            for line in str(e).splitlines():
+                print(f"  {line}", file=sys.stderr)
+        else:
+            print(f"{path}: ok ({len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s))")
+    return 2 if bad else 0
+
+
+def _sweep(args) -> int:
+    from xscale.spec import load_spec
+
+    load_spec(args.spec)  # validate before importing Ray and torch: a bad spec starts nothing
+    from xscale.sweep import run_sweep
+
+    return run_sweep(args.spec, out=args.out, tracking_uri=args.tracking_uri, address=args.address,
+                     resume=args.resume, use_cache=not args.no_cache, cache_dir=args.cache_dir, cpus=args.cpus)
+
+
+def _synth(args) -> int:
+    from xscale.synth.cli import check_main, synth_main
+
+    if args.action == "check":
+        return check_main(args.out, seeds=tuple(args.seeds))
+    if not args.out:
+        raise UserError("--out: required (the folder to write the benchmark into)")
+    return synth_main(args.out, args.preset, args.seed)
+
+
+def _tasks(args) -> int:
+    from xscale.tasks.registry import format_task_table
+
+    print(format_task_table())
+    return 0
+
+
+def _report(args) -> int:
+    from xscale.analysis.cli import report_main
+
+    return report_main(args.sweep_dir, args.tracking_uri, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xscale", description="Scaling sweeps of English intermediate-task "
+                                "training for zero-shot cross-lingual transfer.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check sweep specs; exit 2 with every problem if one is invalid")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.set_defaults(fn=_validate)
+
+    s = sub.add_parser("sweep", help="run a sweep with Ray Tune, recording every trial in MLflow")
+    s.add_argument("spec", metavar="SPEC")
+    s.add_argument("--out", help="sweep folder (default: sweeps/<spec name>/)")
+    s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file sweeps/mlflow.db)")
+    s.add_argument("--address", help="Ray cluster address, e.g. auto (default: start Ray locally)")
+    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    s.add_argument("--no-cache", action="store_true", help="recompute every stage instead of reusing the cache")
+    s.add_argument("--cache-dir", help="stage cache folder or URI (default: sweeps/cache)")
+    s.add_argument("--cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    s.set_defaults(fn=_sweep)
+
+    y = sub.add_parser("synth", help="materialise the embedded synthetic benchmark, or `synth check` it")
+    y.add_argument("action", nargs="?", choices=["generate", "check"], default="generate")
+    y.add_argument("--out", help="output folder")
+    y.add_argument("--preset", default="default", help="tiny, small or default")
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for `check`")
+    y.set_defaults(fn=_synth)
+
+    t = sub.add_parser("tasks", help="print the task registry")
+    t.set_defaults(fn=_tasks)
+
+    r = sub.add_parser("report", help="fit scaling curves and write the report of a sweep")
+    r.add_argument("sweep_dir", metavar="SWEEP_DIR")
+    r.add_argument("--tracking-uri")
+    r.add_argument("--out")
+    r.set_defaults(fn=_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except UserError as e:
+        for line in str(e).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

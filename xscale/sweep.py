@@ -1,0 +1,404 @@
+"""The sweep driver: Ray Tune schedules one trial per grid point; the only module that imports ray.
+
+Grid axes span the cells; searched axes (learning rate, warmup) are explored inside each cell:
+`grid` and `random` through Ray's BasicVariantGenerator, `optuna` through one seeded TPE study per
+cell (`CellSearch`), so every cell gets the same budget and its best learning rate is chosen on
+English dev data. The driver, not the trials, writes MLflow (see `TrackingCallback`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.search import BasicVariantGenerator, Searcher
+from ray.tune.search.optuna import OptunaSearch
+from tqdm import tqdm
+
+from xscale.errors import UserError
+from xscale.spec import AXIS_FIELDS, Choice, IntRange, LogUniform, Spec, Uniform, cell_id, load_spec
+from xscale.tracking import Tracker, default_uri
+
+log = logging.getLogger("xscale")
+SWEEPS_ROOT = Path("sweeps")
+TUNE_DIR = "tune"
+
+
+# ------------------------------------------------------------------------------------- the trial
+
+
+def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool) -> None:
+    """Ray Tune function trainable: run the pipeline for one point and report after each stage."""
+    import torch
+
+    from xscale.cache import StageCache
+    from xscale.pipeline import make_benchmark, run_trial
+
+    spec = Spec.model_validate_json(spec_json)
+    torch.set_num_threads(spec.resources.torch_threads)
+    point = {k: config[k] for k in AXIS_FIELDS}
+    cache = StageCache(cache_root, enabled=use_cache)
+    bench = make_benchmark(spec, Path(cache_root))
+    stage_index = {"n": 0}
+
+    def report(metrics: dict[str, float], stage: str) -> None:
+        stage_index["n"] += 1
+        computed: dict[str, int] = {}
+        for name in cache.computed:
+            computed[name.split("/")[0]] = computed.get(name.split("/")[0], 0) + 1
+        extra = {f"cache/computed/{k}": v for k, v in computed.items()}
+        tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
+
+    final = run_trial(spec, point, cache, report, log=lambda msg: print(msg, flush=True))
+    report(final, "done")
+
+
+# ------------------------------------------------------------------------------------ searchers
+
+
+def _optuna_distribution(axis) -> optuna.distributions.BaseDistribution:
+    if isinstance(axis, Choice):
+        return optuna.distributions.CategoricalDistribution(list(axis.choice))
+    if isinstance(axis, LogUniform):
+        return optuna.distributions.FloatDistribution(*axis.loguniform, log=True)
+    if isinstance(axis, Uniform):
+        return optuna.distributions.FloatDistribution(*axis.uniform)
+    if isinstance(axis, IntRange):
+        return optuna.distributions.IntDistribution(*axis.int)
+    raise TypeError(axis)
+
+
+def _tune_domain(axis):
+    if isinstance(axis, Choice):
+        return tune.choice(list(axis.choice))
+    if isinstance(axis, LogUniform):
+        return tune.loguniform(*axis.loguniform)
+    if isinstance(axis, Uniform):
+        return tune.uniform(*axis.uniform)
+    if isinstance(axis, IntRange):
+        return tune.randint(axis.int[0], axis.int[1] + 1)
+    raise TypeError(axis)
+
+
+class CellSearch(Searcher):
+    """One seeded Optuna TPE study per grid cell, `trials_per_cell` trials each, cells taken in turn.
+
+    Ray's OptunaSearch cannot hold grid axes fixed while it searches the others; giving each cell
+    its own study keeps the scaling axes on the grid and the budget equal across cells.
+    """
+
+    def __init__(self, spec: Spec, metric: str, mode: str):
+        super().__init__(metric=metric, mode=mode)
+        self.cells = spec.cells()
+        self.budget = spec.search.trials_per_cell
+        space = {k: _optuna_distribution(v) for k, v in spec.searched_axes().items()}
+        self.studies = [
+            OptunaSearch(space=space, metric=metric, mode=mode,
+                         sampler=optuna.samplers.TPESampler(seed=spec.search.seed + i, n_startup_trials=max(2, self.budget // 2)))
+            for i in range(len(self.cells))
+        ]
+        self.issued = [0] * len(self.cells)
+        self.owner: dict[str, int] = {}
+        self.next_cell = 0
+
+    def suggest(self, trial_id: str):
+        for _ in range(len(self.cells)):
+            i = self.next_cell
+            self.next_cell = (self.next_cell + 1) % len(self.cells)
+            if self.issued[i] < self.budget:
+                self.issued[i] += 1
+                self.owner[trial_id] = i
+                return {**self.cells[i], **self.studies[i].suggest(trial_id)}
+        return Searcher.FINISHED
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.owner and self.metric in result:
+            self.studies[self.owner[trial_id]].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self.owner:
+            self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result, error)
+
+    def save(self, checkpoint_path: str) -> None:
+        import pickle
+
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__dict__, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        import pickle
+
+        with open(checkpoint_path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
+
+
+def search_setup(spec: Spec) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param_space, num_samples) for the spec's search settings."""
+    metric, mode = spec.objective.metric, spec.objective.mode
+    if spec.search.algorithm == "optuna":
+        return CellSearch(spec, metric, mode), {}, len(spec.cells()) * spec.search.trials_per_cell
+    # The last grid_search key varies fastest in Ray's expansion: put model size last so that
+    # concurrent trials start on different sizes and share pretraining through the cache.
+    grid = spec.grid_axes()
+    space: dict[str, Any] = {}
+    for name in [n for n in grid if n != "model.size"] + ["model.size"]:
+        values = grid[name]
+        space[name] = tune.grid_search(list(values)) if len(values) > 1 else values[0]
+    for name, axis in spec.searched_axes().items():
+        space[name] = _tune_domain(axis)
+    samples = spec.search.trials_per_cell if spec.search.algorithm == "random" else 1
+    return BasicVariantGenerator(random_state=spec.search.seed), space, samples
+
+
+# ---------------------------------------------------------------------------------- MLflow + output
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+class TrackingCallback(tune.Callback):
+    """Driver-side MLflow logging, a progress bar and one line per finished trial."""
+
+    def __init__(self, tracker: Tracker, spec: Spec, total: int, quiet: bool = False):
+        self.tracker = tracker
+        self.spec = spec
+        self.grid = list(spec.grid_axes())
+        self.searched = list(spec.searched_axes())
+        self.runs: dict[str, str] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=quiet, dynamic_ncols=True)
+        self.started = time.time()
+
+    def _run(self, trial) -> str:
+        if trial.trial_id not in self.runs:
+            cfg = trial.config
+            cell = cell_id({k: cfg[k] for k in self.grid})
+            params = {k: cfg[k] for k in AXIS_FIELDS}
+            params.update({"spec.name": self.spec.name, "benchmark.kind": self.spec.benchmark.kind,
+                           "benchmark.preset": self.spec.benchmark.preset, "target.tasks": ",".join(self.spec.target.tasks)})
+            self.runs[trial.trial_id] = self.tracker.trial_run(trial.trial_id, cell, params, name=str(trial))
+        return self.runs[trial.trial_id]
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._run(trial)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        step = int(result.get("stage_index", result.get("training_iteration", 0)))
+        self.tracker.log(self._run(trial), result, step)
+        self.rows[trial.trial_id] = {**trial.config, **{k: v for k, v in result.items() if "/" in k}}
+
+    def _line(self, trial, status: str, reason: str = "") -> None:
+        row = self.rows.get(trial.trial_id, dict(trial.config))
+        axes = " ".join(f"{k}={_short(row[k])}" for k in self.grid + self.searched if k in row)
+        score = row.get(self.spec.objective.metric)
+        zs = row.get("xtreme/score")
+        what = f"dev {score:.1f} zero-shot {zs:.1f}" if score is not None and zs is not None else reason
+        self.bar.write(f"{status:8s} {axes}  {what}")
+        self.bar.update(1)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.tracker.finish(self._run(trial), "FINISHED")
+        self.rows.setdefault(trial.trial_id, dict(trial.config))["status"] = "FINISHED"
+        self._line(trial, "FINISHED")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        reason = failure_reason(trial)
+        self.tracker.finish(self._run(trial), "FAILED", reason)
+        row = self.rows.setdefault(trial.trial_id, dict(trial.config))
+        row.update(status="FAILED", reason=reason)
+        self._line(trial, "FAILED", reason)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def failure_reason(trial) -> str:
+    """The last line of the trial's error (the exception), as Tune recorded it."""
+    text = ""
+    try:
+        err = trial.get_error()
+        text = str(err) if err is not None else ""
+    except Exception:  # noqa: BLE001 - an unreadable error file must not break the sweep's bookkeeping
+        text = ""
+    if not text and getattr(trial, "error_file", None) and os.path.exists(trial.error_file):
+        text = Path(trial.error_file).read_text()
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    # Tune wraps the worker's exception; its last line names the original error.
+    return lines[-1] if lines else "unknown error"
+
+
+# ---------------------------------------------------------------------------------------- driver
+
+
+def _start_ray(address: str | None, cpus: int | None) -> bool:
+    """Connect to `address` or start a local Ray; returns whether we started it (and must stop it)."""
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Keep Ray's own chatter out of the terminal; it still goes to Ray's session log files.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    if ray.is_initialized():
+        return False
+    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
+                  configure_logging=True)
+    if address:
+        ray.init(address=address, **kwargs)
+        return False
+    ray.init(num_cpus=cpus or os.cpu_count(), **kwargs)
+    return True
+
+
+def final_table(rows: list[dict[str, Any]], spec: Spec) -> str:
+    """The grid sorted by the objective (failed trials last, with their reason)."""
+    metric = spec.objective.metric
+    cols = list(spec.grid_axes()) + list(spec.searched_axes())
+    cols = [c for c in cols if len(spec.grid_axes().get(c, (0, 1))) > 1 or c in spec.searched_axes()]
+    sign = -1 if spec.objective.mode == "max" else 1
+
+    def key(r):
+        v = r.get(metric)
+        return (r.get("status") != "FINISHED", sign * v if isinstance(v, (int, float)) and math.isfinite(v) else math.inf)
+
+    header = cols + [metric, "xtreme/score", "status"]
+    body = []
+    for r in sorted(rows, key=key):
+        body.append([_short(r.get(c, "")) for c in cols] + [
+            f"{r[metric]:.2f}" if isinstance(r.get(metric), (int, float)) else "-",
+            f"{r['xtreme/score']:.2f}" if isinstance(r.get("xtreme/score"), (int, float)) else "-",
+            r.get("status", "?") + (f": {r['reason'][:60]}" if r.get("reason") else ""),
+        ])
+    widths = [max(len(str(x)) for x in [h] + [row[i] for row in body]) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*row) for row in body]
+    return "\n".join(lines)
+
+
+def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None = None, address: str | None = None,
+              resume: bool = False, use_cache: bool = True, cache_dir: str | None = None,
+              cpus: int | None = None, quiet: bool = False) -> int:
+    """Run (or resume) a sweep; returns the process exit code."""
+    spec = load_spec(spec_path)
+    spec_text = Path(spec_path).read_text()
+    sweep_dir = Path(out) if out else SWEEPS_ROOT / spec.name
+    sweeps_root = sweep_dir.resolve().parent
+    cache_root = Path(cache_dir) if cache_dir else sweeps_root / "cache"
+    uri = tracking_uri or default_uri(sweeps_root)
+    tune_path = sweep_dir.resolve() / TUNE_DIR
+    if resume and not tune.Tuner.can_restore(str(tune_path)):
+        raise UserError(f"--resume: no sweep state to resume in {tune_path} (run without --resume first)")
+    if not resume and tune_path.exists() and any(tune_path.iterdir()):
+        raise UserError(f"--out: {sweep_dir} already holds a sweep (use --resume to continue it, or another --out)")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    cache_root.mkdir(parents=True, exist_ok=True)
+
+    tracker = Tracker(uri, spec.experiment_name, spec.name, str(sweep_dir.resolve()))
+    searcher, space, samples = search_setup(spec)
+    resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
+        1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": str(cache_root.resolve()),
+        "tracking_uri": uri, "resume": resume}
+    tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume,
+                         "cache": use_cache}, {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)})
+    total = resolved["trials"]
+    print(f"xscale sweep {spec.name}: {len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s), "
+          f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {sweep_dir}")
+    print(f"  MLflow: {uri} (experiment {spec.experiment_name}); stage cache: "
+          f"{cache_root if use_cache else 'off (--no-cache)'}")
+
+    started_ray = _start_ray(address, cpus)
+    callback = TrackingCallback(tracker, spec, total, quiet=quiet)
+    status = "FAILED"
+    t0 = time.time()
+    try:
+        trainable = tune.with_resources(
+            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=str(cache_root.resolve()),
+                              use_cache=use_cache),
+            {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+        )
+        run_config = tune.RunConfig(
+            name=TUNE_DIR, storage_path=str(sweep_dir.resolve()), verbose=0, callbacks=[callback],
+            failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
+        )
+        if resume:
+            tuner = tune.Tuner.restore(str(tune_path), trainable, resume_unfinished=True, resume_errored=False)
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space=space,
+                tune_config=tune.TuneConfig(
+                    metric=spec.objective.metric, mode=spec.objective.mode, search_alg=searcher,
+                    scheduler=_scheduler(spec), num_samples=samples,
+                    max_concurrent_trials=spec.resources.max_concurrent_trials or None,
+                    reuse_actors=True,
+                ),
+                run_config=run_config,
+            )
+        results = tuner.fit()
+        rows = _rows(results, callback)
+        finished = sum(r.get("status") == "FINISHED" for r in rows)
+        interrupted = any(r.get("status") not in ("FINISHED", "FAILED") for r in rows)
+        status = "KILLED" if interrupted else ("FINISHED" if finished else "FAILED")
+    except KeyboardInterrupt:
+        status, rows, finished = "KILLED", list(callback.rows.values()), 0
+    finally:
+        callback.close()
+        _close_open_runs(tracker)
+        if started_ray:
+            ray.shutdown()
+    pretrain_runs = sum(int(r.get("cache/computed/pretrain", 0)) for r in rows)
+    tracker.end_sweep(status, {"sweep/trials_finished": finished, "sweep/trials_failed":
+                               sum(r.get("status") == "FAILED" for r in rows), "sweep/pretrain_runs": pretrain_runs,
+                               "sweep/wall_seconds": time.time() - t0})
+    print()
+    print(final_table(rows, spec))
+    print(f"\n{finished}/{len(rows)} trials finished in {time.time() - t0:.0f}s; pretraining ran {pretrain_runs} "
+          f"time(s) ({len({r.get('model.size') for r in rows})} model size(s)); MLflow parent run {tracker.parent_id}")
+    if status == "KILLED":
+        print(f"interrupted: continue with `xscale sweep {spec_path} --resume"
+              + (f" --out {out}" if out else "") + "`")
+        return 130
+    return 0 if finished else 1
+
+
+def _scheduler(spec: Spec):
+    if spec.scheduler.kind == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        reports = 3 + len(spec.target.tasks)
+        return ASHAScheduler(time_attr="training_iteration", grace_period=spec.scheduler.grace_period,
+                             reduction_factor=spec.scheduler.reduction_factor, max_t=reports)
+    return None
+
+
+def _rows(results, callback: TrackingCallback) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        trial_id = r.metrics.get("trial_id") if r.metrics else None
+        row = dict(callback.rows.get(trial_id, {})) if trial_id else {}
+        row.update(r.config or {})
+        row.update({k: v for k, v in (r.metrics or {}).items() if "/" in k})
+        if r.error is not None:
+            row["status"] = "FAILED"
+            row.setdefault("reason", str(r.error).strip().splitlines()[-1] if str(r.error).strip() else "error")
+        elif (r.metrics or {}).get("stage") == "done":
+            row["status"] = "FINISHED"
+        else:
+            row["status"] = "STOPPED" if (r.metrics or {}).get("done") else "KILLED"
+        rows.append(row)
+    return rows
+
+
+def _close_open_runs(tracker: Tracker) -> None:
+    """Runs still RUNNING when the driver stops were interrupted (Ctrl-C): KILLED, resumable."""
+    for run in tracker.runs():
+        if run.info.status == "RUNNING":
+            tracker.finish(run.info.run_id, "KILLED")
