@@ -224,8 +224,10 @@ class StageCache:
                 return hit
             build = self._build_dir(stage, key)
             try:
+                t0 = time.perf_counter()
                 meta = compute(build)
-                meta = {"stage": stage, "key": key, "config": config, "inputs": list(inputs), **meta}
+                meta = {"stage": stage, "key": key, "config": config, "inputs": list(inputs), **meta,
+                        "compute_seconds": time.perf_counter() - t0}
                 path = self._publish(stage, key, build, meta) if self.enabled else build
             except BaseException:
                 shutil.rmtree(build, ignore_errors=True)

@@ -35,7 +35,8 @@ def label_names(task: TaskInfo, ds: Dataset) -> tuple[str, ...]:
 
 
 def num_labels(task: TaskInfo, ds: Dataset) -> int:
-    return max(1, len(label_names(task, ds)))
+    """Outputs per position of the task's head (start and end logits for extractive QA)."""
+    return 2 if task.format == "span_qa" else max(1, len(label_names(task, ds)))
 
 
 def _choices(ex: dict) -> tuple[str, list[str]]:
@@ -239,12 +240,8 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
         allow_null = any(len(a["text"]) == 0 for a in raw["answers"])
         preds = qa.postprocess_predictions(raw, encoded, start, end, allow_null=allow_null)
         refs = {ex_id: list(a["text"]) for ex_id, a in zip(raw["id"], raw["answers"])}
-        return qa_scores(preds, refs, lang)
+        return metrics.squad_scores(preds, refs, lang=lang, normalizer=metrics.QA_NORMALIZER.get(task.name, "mlqa"))
     raise ValueError(f"format {fmt!r} is not scored from logits")
-
-
-def qa_scores(preds: dict[str, str], refs: dict[str, list[str]], lang: str) -> dict[str, float]:
-    return metrics.squad_scores(preds, refs, lang=lang)
 
 
 @torch.inference_mode()

@@ -86,12 +86,13 @@ def hub_config(source: str, revision: str | None = None) -> PretrainedConfig:
     return AutoConfig.from_pretrained(source, revision=revision)
 
 
-def build(config: PretrainedConfig, fmt: str, num_labels: int = 2, encoder_state: dict | None = None,
+def build(config: PretrainedConfig, fmt: str, *, num_labels: int = 2, encoder_state: dict | None = None,
           seed: int = 0) -> torch.nn.Module:
     """A model of `fmt`'s head on the encoder `config`; loads `encoder_state` into the encoder if given."""
     torch.manual_seed(seed)
     cls = HEAD_CLASSES[fmt]
-    cfg = config.__class__.from_dict({**config.to_dict(), "num_labels": num_labels})
+    fields = {k: v for k, v in config.to_dict().items() if k not in ("id2label", "label2id")}
+    cfg = config.__class__.from_dict({**fields, "num_labels": num_labels})
     model = cls.from_config(cfg)
     if encoder_state is not None:
         missing, unexpected = model.base_model.load_state_dict(encoder_state, strict=False)

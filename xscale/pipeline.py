@@ -47,6 +47,11 @@ class Context:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
 
+    def account(self, entry: Entry) -> None:
+        """Count the compute time of a stage this trial ran (cache hits cost no compute)."""
+        if not entry.hit:
+            self.stage_seconds[f"{entry.stage}/{entry.key[:12]}"] = entry.meta["compute_seconds"]
+
     @property
     def seed(self) -> int:
         return int(self.point["seed"])
@@ -207,8 +212,7 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
     entry = ctx.cache.get_or_compute("pretrain", stage_cfg, (), compute)
     ctx.log(f"pretrain {size}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.tokens["pretrain"] = int(entry.meta["tokens_at_fraction"][f"{frac:g}"])
-    if not entry.hit:
-        ctx.stage_seconds["pretrain"] = entry.meta["seconds"]
+    ctx.account(entry)
     cfg, state = load_encoder(entry.path / f"fraction-{frac:g}")
     return cfg, state, f"{entry.key}@{frac:g}"
 
@@ -294,13 +298,13 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
             task = get_task(name)
             rows = fraction_subset(ctx.bench.train(task, translated=it.translated), frac, it.max_train_examples)
             enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
-            heads[name] = models.build(config, task.format, formats.num_labels(task, rows), state, seed=ctx.seed)
+            heads[name] = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed)
             streams[name] = formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed)
             sizes[name] = len(rows)
             devsets[name] = (task, ctx.bench.dev(task))
         mlm = None
         if it.mlm_weight > 0:
-            heads["mlm"] = models.build(config, "mlm", state, seed=ctx.seed)
+            heads["mlm"] = models.build(config, "mlm", encoder_state=state, seed=ctx.seed)
             mlm = _mlm_batches(ctx, ctx.spec.pretrain.max_seq_len, ctx.spec.optim.batch_size,
                                ctx.spec.pretrain.pretrain_tokens)
         temperature = 2.0 if it.sampling == "temperature" else 1.0
@@ -323,8 +327,7 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
     ctx.metrics.update(entry.meta["metrics"])
     ctx.metrics["scale/intermediate_examples"] = entry.meta["examples"]
     ctx.tokens["intermediate"] = entry.meta["tokens"]
-    if not entry.hit:
-        ctx.stage_seconds["intermediate"] = entry.meta["seconds"]
+    ctx.account(entry)
     _, new_state = load_encoder(entry.path)
     return new_state, entry.key
 
@@ -342,7 +345,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
         seconds = 0.0
         if task.format == "retrieval":
             # BUCC and Tatoeba get no target training: they score the encoder's pooled states.
-            encoder = models.build(config, "mlm", state, seed=ctx.seed).base_model.to(device())
+            encoder = models.build(config, "mlm", encoder_state=state, seed=ctx.seed).base_model.to(device())
             for lang in ctx.bench.languages(task):
                 if lang == ENGLISH:
                     continue
@@ -354,7 +357,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             if tc.max_train_examples:
                 rows = rows.select(range(min(len(rows), tc.max_train_examples)))
             enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
-            model = models.build(config, task.format, formats.num_labels(task, rows), state, seed=ctx.seed).to(device())
+            model = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed).to(device())
             steps = _steps(len(rows), tc.epochs, ctx.spec.optim.batch_size)
             res = train(model, formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed),
                         ctx.train_config(steps))
@@ -373,8 +376,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
     entry = ctx.cache.get_or_compute("target", stage_cfg, (input_key,), compute)
     ctx.log(f"target {task.name}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.tokens[f"target/{task.name}"] = entry.meta["tokens"]
-    if not entry.hit:
-        ctx.stage_seconds[f"target/{task.name}"] = entry.meta["seconds"]
+    ctx.account(entry)
     return entry.meta["metrics"]
 
 
@@ -416,11 +418,12 @@ def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -
         return
 
     def compute(out: Path) -> dict:
-        encoder = models.build(config, "mlm", state, seed=0).base_model.to(device())
+        encoder = models.build(config, "mlm", encoder_state=state).base_model.to(device())
         return {"metrics": probe(ctx, encoder)}
 
     entry = ctx.cache.get_or_compute("probe", {"probes": ctx.spec.probes.model_dump(),
                                                "max_seq_len": ctx.spec.model.max_seq_len}, (input_key,), compute)
+    ctx.account(entry)
     ctx.metrics.update({f"align/{after}/{k}": v for k, v in entry.meta["metrics"].items()})
 
 
@@ -437,6 +440,8 @@ def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, repor
     ctx.metrics.update({"scale/params": counts["params"], "scale/non_embedding_params": counts["non_embedding_params"],
                         "scale/pretrain_tokens": ctx.tokens["pretrain"]})
     probe_stage(ctx, "pretrain", config, state, key)
+    # No English dev score exists before fine-tuning; schedulers need the key in every report.
+    ctx.metrics["dev/score"] = 0.0
     report(dict(ctx.metrics), "pretrain")
 
     state, key = intermediate_stage(ctx, config, state, key)
@@ -455,16 +460,21 @@ def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, repor
             else:
                 ctx.metrics[k] = v
         ctx.metrics.update(_language_averages(ctx.metrics, task))
-        task_scores[name] = ctx.metrics.get(f"target/{name}/avg/{task.metric}", float("nan"))
+        per_lang: dict[str, dict[str, float]] = {}
+        for k, v in ctx.metrics.items():
+            parts = k.split("/")
+            if k.startswith(f"target/{name}/") and parts[2] != "avg":
+                per_lang.setdefault(parts[2], {})[parts[3]] = v
+        if per_lang:
+            task_scores[name] = task_metrics.xtreme_task_score(name, per_lang)
         ctx.metrics["dev/score"] = _target_dev(ctx)
         report(dict(ctx.metrics), f"target/{name}")
 
     # The "after target" alignment is the mean over the target tasks' fine-tuned encoders.
     ctx.metrics.update({f"align/target/{k}": float(np.mean(v)) for k, v in target_probe.items()})
     ctx.metrics.update(_retention(ctx.metrics))
-    scores = {t: v for t, v in task_scores.items() if math.isfinite(v)}
-    if scores:
-        ctx.metrics["xtreme/score"] = task_metrics.xtreme_score(scores)
+    if task_scores:
+        ctx.metrics["xtreme/score"] = task_metrics.xtreme_score(task_scores)
     total_tokens = sum(ctx.tokens.values())
     ctx.metrics["scale/train_flops"] = 6.0 * counts["non_embedding_params"] * total_tokens
     ctx.metrics["time/stage_compute_seconds"] = sum(ctx.stage_seconds.values())

@@ -30,6 +30,7 @@ from xscale.spec import AXIS_FIELDS, Choice, IntRange, LogUniform, Spec, Uniform
 from xscale.tracking import Tracker, default_uri
 
 log = logging.getLogger("xscale")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 SWEEPS_ROOT = Path("sweeps")
 TUNE_DIR = "tune"
 
@@ -39,12 +40,14 @@ TUNE_DIR = "tune"
 
 def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool) -> None:
     """Ray Tune function trainable: run the pipeline for one point and report after each stage."""
+    import datasets
     import torch
 
     from xscale.cache import StageCache
     from xscale.pipeline import make_benchmark, run_trial
 
     spec = Spec.model_validate_json(spec_json)
+    datasets.disable_progress_bars()
     torch.set_num_threads(spec.resources.torch_threads)
     point = {k: config[k] for k in AXIS_FIELDS}
     cache = StageCache(cache_root, enabled=use_cache)
@@ -59,7 +62,7 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
         extra = {f"cache/computed/{k}": v for k, v in computed.items()}
         tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
 
-    final = run_trial(spec, point, cache, report, log=lambda msg: print(msg, flush=True))
+    final = run_trial(spec, point, cache, bench, report, log=lambda msg: print(msg, flush=True))
     report(final, "done")
 
 
@@ -241,12 +244,24 @@ def failure_reason(trial) -> str:
 # ---------------------------------------------------------------------------------------- driver
 
 
+def _quiet_ray(log_file: Path) -> None:
+    """Send Ray's driver-side logging to `log_file` instead of the terminal (trial errors are
+    reported by our own one-line summaries; the full tracebacks stay in the file and in Tune's
+    error.txt of each trial)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("ray", "ray.tune", "ray.train"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.addHandler(handler)
+        lg.propagate = False
+
+
 def _start_ray(address: str | None, cpus: int | None) -> bool:
     """Connect to `address` or start a local Ray; returns whether we started it (and must stop it)."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    # Keep Ray's own chatter out of the terminal; it still goes to Ray's session log files.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    logging.getLogger("ray").setLevel(logging.ERROR)
     if ray.is_initialized():
         return False
     kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
@@ -315,6 +330,7 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
           f"{cache_root if use_cache else 'off (--no-cache)'}")
 
     started_ray = _start_ray(address, cpus)
+    _quiet_ray(sweep_dir / "driver.log")
     callback = TrackingCallback(tracker, spec, total, quiet=quiet)
     status = "FAILED"
     t0 = time.time()

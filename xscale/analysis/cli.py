@@ -17,7 +17,8 @@ SQLITE_PREFIX = "sqlite:///"
 
 def default_tracking_uri(sweep_dir: str) -> str:
     """The store a sweep writes by default: `mlflow.db` beside the sweep folders."""
-    return SQLITE_PREFIX + os.path.abspath(os.path.join(sweep_dir, os.pardir, "mlflow.db"))
+    # realpath, as the sweep resolves its folder before placing the store beside it.
+    return SQLITE_PREFIX + os.path.join(os.path.dirname(os.path.realpath(sweep_dir)), "mlflow.db")
 
 
 def _check_store(tracking_uri: str) -> None:
@@ -44,9 +45,10 @@ def report_main(sweep_dir: str, tracking_uri: str | None, out: str | None, *, n_
     with tempfile.TemporaryDirectory(prefix="xscale-report-") as staging:
         kwargs = {} if n_boot is None else {"n_boot": n_boot}
         files = write_report(runs, parent, staging, **kwargs)
-        _mlflow_io.log_report_artifacts(tracking_uri, parent["run_id"], staging)
         out_dir.mkdir(parents=True, exist_ok=True)
         for path in files:
             shutil.copy2(path, out_dir / path.name)
+        # After the local copy, so an unreachable tracking server still leaves the report on disk.
+        _mlflow_io.log_report_artifacts(tracking_uri, parent["run_id"], staging)
     print(f"report: {out_dir / 'report.md'} (also logged under report/ of run {parent['run_id']})")
     return 0

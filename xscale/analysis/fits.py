@@ -6,12 +6,13 @@ initialisation, so they are not independent, and a point-level bootstrap would g
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.optimize import minimize_scalar
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 MIN_X_VALUES = 3
 """Distinct x values a fit needs (a line through two points says nothing about its own error)."""
@@ -81,13 +82,23 @@ def _seed_rows(seed: np.ndarray) -> dict:
     return {s: np.flatnonzero(seed == s) for s in np.unique(seed)}
 
 
+def expanded_tail(n_seeds: int, level: float = 0.95) -> float:
+    """Tail probability for the expanded percentile interval (Hesterberg 2015, "What teachers should know
+    about the bootstrap"): with n resampled units the plain percentile interval is too narrow by about
+    sqrt((n-1)/n) and ignores t-tails; this moves the cut points out to match a t interval. With 3 seeds
+    it reaches the most extreme resamples, i.e. roughly the spread of the per-seed estimates.
+    """
+    t = student_t.ppf(0.5 + level / 2, n_seeds - 1)
+    return float(norm.cdf(-np.sqrt(n_seeds / (n_seeds - 1)) * t))
+
+
 def _bootstrap(
     seed_ids: np.ndarray,
     estimator: Callable[[np.ndarray], np.ndarray | None],
     n_boot: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray | None, str]:
-    """Percentile 95% CIs of estimator(resampled seed ids); returns (rows low/high x params, note)."""
+    """Expanded-percentile 95% CIs of estimator(resampled seed ids); returns (low/high rows x params, note)."""
     reps = []
     for _ in range(n_boot):
         est = estimator(rng.choice(seed_ids, size=len(seed_ids), replace=True))
@@ -97,7 +108,8 @@ def _bootstrap(
     if failed > MAX_FAILED_BOOT_FRACTION * n_boot:
         return None, f"no CI: {failed} of {n_boot} bootstrap refits failed"
     note = f"{failed} of {n_boot} bootstrap refits failed and were dropped" if failed else ""
-    return np.percentile(np.asarray(reps), [2.5, 97.5], axis=0), note
+    tail = expanded_tail(len(seed_ids))
+    return np.quantile(np.asarray(reps), [tail, 1.0 - tail], axis=0), note
 
 
 def _check(x, min_x: int) -> str:
@@ -162,17 +174,40 @@ def _with_ci(base, names, point, rows, estimator, n_boot, rng, note="") -> Fit:
     return Fit(**base, params=params, note=notes)
 
 
-def _curve_fit_power_law(u, y, p0) -> np.ndarray | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            popt, _ = curve_fit(
-                power_law, u, y, p0=p0, bounds=([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 10.0]), maxfev=5000
-            )
-        except (RuntimeError, ValueError):
-            return None
-    return popt
+ALPHA_BOUNDS = (1e-3, 10.0)
+_ALPHA_GRID = np.geomspace(*ALPHA_BOUNDS, 121)
+
+
+def _linear_given_alpha(u, y, alphas):
+    """For each alpha, the least-squares a, b of y = a − b·u^−alpha (linear once alpha is fixed) and the SSE."""
+    z = np.power(u[:, None], -np.asarray(alphas, dtype=float)[None, :])
+    zc = z - z.mean(axis=0)
+    yc = y - y.mean()
+    szz = (zc * zc).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (zc * yc[:, None]).sum(axis=0) / szz
+    a = y.mean() - slope * z.mean(axis=0)
+    sse = ((y[:, None] - a - slope * z) ** 2).sum(axis=0)
+    return a, -slope, np.where(szz > 0, sse, np.inf)
+
+
+def _fit_power_law_once(u, y) -> np.ndarray | None:
+    """Least squares by variable projection: a grid over alpha, then a bounded 1-D refinement.
+
+    a and b are linear given alpha, so only alpha needs a search; this finds the global optimum on
+    the grid (curve_fit can stop in a local one) and is fast enough to refit every bootstrap resample.
+    """
+    if len(np.unique(u)) < 3:
+        return None
+    _, _, sse = _linear_given_alpha(u, y, _ALPHA_GRID)
+    i = int(np.argmin(sse))
+    if not np.isfinite(sse[i]):
+        return None
+    lo, hi = _ALPHA_GRID[max(i - 1, 0)], _ALPHA_GRID[min(i + 1, len(_ALPHA_GRID) - 1)]
+    best = minimize_scalar(lambda al: _linear_given_alpha(u, y, [al])[2][0], bounds=(lo, hi), method="bounded")
+    alpha = float(best.x) if best.success and best.fun <= sse[i] else float(_ALPHA_GRID[i])
+    a, b, _ = _linear_given_alpha(u, y, [alpha])
+    return np.array([a[0], b[0], alpha])
 
 
 def fit_power_law(x, y, seed, n_boot: int = 1000, rng: np.random.Generator | None = None) -> Fit:
@@ -185,15 +220,13 @@ def fit_power_law(x, y, seed, n_boot: int = 1000, rng: np.random.Generator | Non
     if problem:
         return Fit(**base, note=problem)
     u = x / x.min()
-    span = max(float(np.ptp(y)), 1e-3)
-    p0 = [float(y.max()) + 0.5 * span, 1.5 * span, 0.5]
-    point = _curve_fit_power_law(u, y, p0)
+    point = _fit_power_law_once(u, y)
     if point is None:
         return Fit(**base, note="power law did not converge")
 
     def estimator(pick):
         idx = np.concatenate([rows[s] for s in pick])
-        return _curve_fit_power_law(u[idx], y[idx], point)
+        return _fit_power_law_once(u[idx], y[idx])
 
     return _with_ci(base, ["a", "b", "alpha"], point, rows, estimator, n_boot, rng, note="x normalised by its minimum")
 

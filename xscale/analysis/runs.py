@@ -71,7 +71,8 @@ def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
 
     Raises UserError when no sweep parent run names this folder.
     """
-    parents = [p for p in _mlflow_io.sweep_parent_runs(tracking_uri) if _same_path(p["tags"].get("xscale.sweep_dir", ""), sweep_dir)]
+    tagged = _mlflow_io.sweep_parent_runs(tracking_uri)
+    parents = [p for p in tagged if _same_path(p["tags"].get("xscale.sweep_dir", ""), sweep_dir)]
     if not parents:
         raise UserError(f"no sweep run in {tracking_uri} was recorded for sweep folder {os.path.abspath(sweep_dir)}")
     parents.sort(key=lambda p: p["start_time"] or 0)

@@ -75,8 +75,9 @@ def select_best(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     rate), so keeping one per cell is model selection; ties go to the lowest trial id.
     """
     finished = runs[runs["status"] == "FINISHED"]
-    has_score = SELECTION_METRIC in finished.columns
-    scored = finished[pd.to_numeric(finished[SELECTION_METRIC], errors="coerce").notna()] if has_score else finished.iloc[:0]
+    if SELECTION_METRIC not in finished.columns:
+        return finished.iloc[:0], finished
+    scored = finished[pd.to_numeric(finished[SELECTION_METRIC], errors="coerce").notna()]
     unranked = finished.drop(index=scored.index)
     cell = scored["cell"].where(scored["cell"].astype(str) != "", scored["trial_id"])
     ordered = scored.assign(_cell=cell).sort_values([SELECTION_METRIC, "trial_id"], ascending=[False, True])
@@ -157,13 +158,26 @@ def seed_points(selected: pd.DataFrame) -> pd.DataFrame:
 def config_labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     if not keys:
         return pd.Series("all", index=frame.index)
-    return frame[keys].apply(lambda row: ", ".join(f"{SHORT_NAMES.get(k, k)}={fmt_value(row[k])}" for k in keys), axis=1)
+    return frame[keys].apply(
+        lambda row: ", ".join(f"{SHORT_NAMES.get(k, k)}={fmt_value(row[k])}" for k in keys), axis=1
+    )
 
 
 def fmt_value(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) >= 1 else f"{value:g}"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def value_order(frame: pd.DataFrame, key: str) -> list:
+    """Values of a config key in natural order; model sizes by parameter count when it is logged."""
+    values = list(frame[key].dropna().unique())
+    if key == "model.size":
+        for column in ("scale/non_embedding_params", "scale/params"):
+            if column in frame.columns:
+                count = frame.groupby(key)[column].mean()
+                return sorted(values, key=lambda v: (count.get(v, np.inf), str(v)))
+    return sort_values(values)
 
 
 def varies(frame: pd.DataFrame, param: str) -> bool:
@@ -190,21 +204,35 @@ def axis_points(points: pd.DataFrame, axis: Axis) -> tuple[pd.DataFrame, str, st
     frame = points
     if axis.key == "data" and "intermediate.task" in frame.columns:
         frame = frame[frame["intermediate.task"].astype(str) != NO_INTERMEDIATE]
-    for column, label in axis.x_options:
-        if column not in frame.columns:
-            continue
-        x_by_config = pd.to_numeric(frame[column], errors="coerce").groupby(frame["config"]).transform("mean")
-        if x_by_config.notna().all():
-            break
-    else:
+    chosen = _x_quantity(frame, axis)
+    if chosen is None:
         return None
+    column, label, x_by_config = chosen
     frame = frame.assign(x=x_by_config)
     frame = frame[frame["x"] > 0]
     if frame["x"].nunique() < 2:
         return None
     others = [k for k in config_keys(frame) if k != axis.param and varies(frame, k)]
     frame = frame.assign(series=config_labels(frame, others) if others else "all")
+    # Ranks keep legends in scale order (xs, s, m, l) rather than alphabetical.
+    ranks = [frame[k].map({v: i for i, v in enumerate(value_order(frame, k))}) for k in others]
+    frame["series_rank"] = pd.concat(ranks, axis=1).apply(tuple, axis=1) if ranks else [()] * len(frame)
     return frame, column, label
+
+
+def series_order(frame: pd.DataFrame) -> list[str]:
+    """Series labels of an axis frame in scale order."""
+    return list(frame.sort_values("series_rank", kind="stable")["series"].drop_duplicates())
+
+
+def _x_quantity(frame: pd.DataFrame, axis: Axis) -> tuple[str, str, pd.Series] | None:
+    """The first x option logged for every point, averaged per configuration (it is a property of it)."""
+    for column, label in axis.x_options:
+        if column in frame.columns:
+            x = pd.to_numeric(frame[column], errors="coerce").groupby(frame["config"]).transform("mean")
+            if x.notna().all():
+                return column, label, x
+    return None
 
 
 def curve(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:

@@ -52,7 +52,10 @@ class Clause:
 
 @dataclass(slots=True)
 class Sentence:
-    """One or two clauses joined by `conn` (a function-word key), optionally after an interjection."""
+    """One or two clauses joined by `conn` (a function-word key), optionally after `intj`.
+
+    `intj` is an interjection key (followed by a comma) or the key of `then` (no comma).
+    """
 
     clauses: tuple[Clause, ...]
     conn: int = -1

@@ -350,7 +350,8 @@ def _build_verbs(config: SynthConfig, rng: random.Random, keys: _Keys) -> list[V
     # The frames the tasks rely on (same-type swaps, food and artifact objects, intransitives) come
     # first so that every world has them.
     raw = [(s, o, 0, -1) for s, o in (("person", "person"), ("person", "food"), ("person", "artifact"),
-                                        ("animal", "animal"), ("person", None))]  # (subj, obj, polarity, antonym)
+                                        ("animal", "animal"), ("person", None), ("organisation", "person"),
+                                        ("person", "organisation"))]  # (subj, obj, polarity, antonym)
     while len(raw) < config.n_verbs:
         subj, obj = rng.choices(frames, frame_weights)[0]
         i = len(raw)

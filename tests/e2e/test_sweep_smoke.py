@@ -1,0 +1,73 @@
+"""End to end: `xscale sweep smoke.yaml` through Ray Tune and MLflow, then the same sweep again from the cache."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from xscale.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "search_spaces" / "smoke.yaml"
+pytestmark = pytest.mark.slow
+
+
+def _sweep(tmp, out, *extra):
+    cmd = [sys.executable, "-m", "xscale.cli", "sweep", str(SMOKE), "--out", str(tmp / out),
+           "--tracking-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--cache-dir", str(tmp / "cache"), "--cpus", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smoke")
+    first = _sweep(tmp, "first")
+    second = _sweep(tmp, "second")
+    return tmp, first, second
+
+
+def _children(client, tmp, out):
+    exp = client.get_experiment_by_name("xscale-smoke")
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`xscale.sweep_dir` = '{tmp / out}'")
+    parents = [r for r in runs if r.data.tags.get("xscale.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("xscale.role") == "trial"]
+    return parents, children
+
+
+def test_sweep_records_every_trial(sweeps):
+    tmp, first, _ = sweeps
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    spec = load_spec(SMOKE)
+    client = MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}")
+    parents, children = _children(client, tmp, "first")
+    assert len(parents) == 1
+    assert len(children) == len(spec.cells()) * spec.search.trials_per_cell
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert parents[0].info.status == "FINISHED"
+    for c in children:
+        assert c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        for axis in ("model.size", "intermediate.fraction", "pretrain.checkpoint_fraction", "optim.lr", "seed"):
+            assert axis in c.data.params
+        m = c.data.metrics
+        for key in ("target/xnli/en/accuracy", "target/xnli/avg/accuracy", "target/udpos/sov/f1",
+                    "target/xquad/clone/f1", "target/tatoeba/near/accuracy", "target/bucc/vso/f1",
+                    "intermediate/mnli/en/accuracy", "dev/score", "xtreme/score",
+                    "align/pretrain/retrieval/clone/accuracy", "align/intermediate/cka/avg/cka",
+                    "align/target/retrieval/avg/accuracy", "align/retention/retrieval/avg",
+                    "scale/params", "scale/non_embedding_params", "scale/pretrain_tokens",
+                    "scale/intermediate_examples", "scale/train_flops"):
+            assert key in m, key
+    # Pretraining ran once per size, serving both checkpoint fractions.
+    assert "pretraining ran 2 time(s)" in first.stdout
+    assert "model.size" in first.stdout.splitlines()[-1] or "FINISHED" in first.stdout
+
+
+def test_second_identical_sweep_is_all_cache_hits(sweeps):
+    tmp, _, second = sweeps
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "pretraining ran 0 time(s)" in second.stdout
+    client = MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}")
+    _, children = _children(client, tmp, "second")
+    assert children and all(not any(k.startswith("cache/computed/") for k in c.data.metrics) for c in children)

@@ -1,0 +1,64 @@
+"""`xscale synth check`: shortcut baselines stay near chance and labels are balanced."""
+
+import numpy as np
+import pytest
+
+from xscale.synth.check import (CHECKS, CheckRow, balance_checks, format_table, logreg_accuracy, shortcut_checks,
+                                tagger_accuracies, train_logreg)
+from xscale.synth.cli import check_main
+
+
+def test_logreg_learns_a_separable_problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    w, b = train_logreg(x, y, 2, steps=200)
+    assert ((x @ w + b).argmax(1) == y).mean() > 0.95
+
+
+def test_bow_classifier_finds_a_word_shortcut_when_there_is_one():
+    train = {"text": ["good movie", "bad movie", "good film", "bad film"] * 20, "label": [1, 0, 1, 0] * 20}
+    tests = {"same": {"text": ["good one", "bad one"], "label": [1, 0]},
+             "foreign": {"text": ["bueno uno", "malo uno"], "label": [1, 0]}}
+    acc = logreg_accuracy(train, tests, ("text",), "bow")
+    assert acc["same"] == 100.0 and acc["foreign"] == 50.0
+
+
+def test_lexical_tagger_beyond_anchors():
+    train = {"tokens": [["the", "dog", ".", "Ana"]] * 3, "tags": [[0, 1, 2, 3]] * 3}
+    test = {"tokens": [["le", "dog", ".", "Ana"]], "tags": [[0, 1, 2, 3]]}
+    acc = tagger_accuracies(train, test, "tags")
+    assert acc["anchor"] == 75.0 and acc["lexical"] == 100.0
+
+
+def test_balance_checks_hold_on_tiny(tiny_bench):
+    rows = balance_checks(tiny_bench, 0)
+    assert rows and all(isinstance(r, CheckRow) for r in rows)
+    assert [r.check for r in rows if not r.ok] == []
+
+
+def test_shortcut_checks_cover_every_target_and_language(tiny_bench):
+    rows = shortcut_checks(tiny_bench, 0)
+    names = {r.check for r in rows}
+    for lang in ("clone", "near", "vso", "sov", "inv"):
+        for task in ("xnli/bow", "xnli/length", "pawsx/bow", "pawsx/length", "udpos/lexical-over-anchor",
+                     "panx/lexical-over-anchor", "xquad/position-f1"):
+            assert f"shortcut/{task}/{lang}" in names
+    assert "shortcut/xnli/bow-hypothesis/en" in names
+    # Tiny test sets are small (100 rows): allow sampling noise here; the slow test uses `small`.
+    assert all(r.measured <= r.threshold + 10 for r in rows)
+
+
+def test_format_table_marks_failures():
+    table = format_table([CheckRow("a/b", 0, 1.0, 2.0, True), CheckRow("c", 1, 3.0, 2.0, False)])
+    lines = table.splitlines()
+    assert lines[0].split() == ["check", "seed", "measured", "threshold", "ok"]
+    assert lines[1].endswith("yes") and lines[2].endswith("NO")
+
+
+@pytest.mark.slow
+def test_check_holds_on_small_over_three_seeds(tmp_path, capsys):
+    assert check_main(tmp_path, seeds=(0, 1, 2), preset="small") == 0
+    out = capsys.readouterr().out
+    assert "checks hold over seeds 0, 1, 2" in out
+    assert set(CHECKS) == {"shortcut", "balance"}

@@ -1,0 +1,59 @@
+"""The pretraining corpus: a prefix-stable stream of comparable, code-switched documents."""
+
+import dataclasses
+from collections import Counter
+
+from xscale.synth import PRESETS, load_corpus
+from xscale.synth.corpus import build_corpus
+
+
+def _build(ctx, **knobs):
+    config = dataclasses.replace(PRESETS["tiny"], **knobs)
+    return build_corpus(ctx.world, ctx.realisers, config, ctx.seed)
+
+
+def test_corpus_of_n_tokens_is_a_prefix_of_the_corpus_of_2n(tiny_ctx):
+    small, large = _build(tiny_ctx, corpus_tokens=8_000), _build(tiny_ctx, corpus_tokens=16_000)
+    assert large[:len(small)] == small
+    assert sum(r.n_tokens for r in small) >= 8_000 > sum(r.n_tokens for r in small[:-1])
+    assert len(large) > len(small)
+
+
+def test_stored_corpus_matches_the_stream(tiny_bench, tiny_ctx):
+    stored = load_corpus(tiny_bench)
+    assert stored.column_names == ["lang", "text", "n_tokens"]
+    assert str(stored.features["n_tokens"].dtype) == "int32"
+    stream = _build(tiny_ctx, corpus_tokens=10_000)
+    assert stored[:len(stream)]["text"] == [r.text for r in stream]
+    assert all(len(t.split()) == n for t, n in zip(stored["text"][:200], stored["n_tokens"][:200]))
+
+
+def test_language_mix_is_english_heavy(tiny_bench):
+    shares = Counter(load_corpus(tiny_bench)["lang"])
+    total = sum(shares.values())
+    assert set(shares) == set(PRESETS["tiny"].languages)
+    assert 0.24 < shares["en"] / total < 0.36
+    assert all(0.08 < shares[lang] / total < 0.2 for lang in shares if lang != "en")
+
+
+def test_documents_are_short_and_topical(tiny_bench):
+    texts = load_corpus(tiny_bench)["text"][:300]
+    sentences = [t.count(" . ") + t.count(" ? ") + 1 for t in texts]
+    assert min(sentences) >= 2 and max(sentences) <= 12
+    lengths = [len(t.split()) for t in texts]
+    assert 20 < sum(lengths) / len(lengths) < 150
+
+
+def test_code_switching_and_parallel_documents_follow_their_knobs(tiny_ctx):
+    english = {f for f in tiny_ctx.realisers["en"].forms if f}
+
+    def foreign_share(rows):
+        words = [w for r in rows if r.lang == "en" for w in r.text.split()]
+        return sum(w not in english for w in words) / len(words)
+
+    plain = _build(tiny_ctx, corpus_tokens=20_000, code_switch_prob=0.0, parallel_fraction=0.0)
+    mixed = _build(tiny_ctx, corpus_tokens=20_000, code_switch_prob=0.3, parallel_fraction=1.0)
+    assert foreign_share(plain) == 0.0
+    assert 0.15 < foreign_share(mixed) < 0.35
+    # With parallel_fraction 1 every document is followed by its translation (same length up to markers).
+    assert len(mixed) >= 2 * (len(plain) // 2) and mixed[0].lang != mixed[1].lang

@@ -1,0 +1,26 @@
+"""Shared fixtures for the task tests: where the real data slices live."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def realdata_root() -> Path:
+    """`$XSCALE_REALDATA`, else `<repo>/../shared/realdata` (whether or not it exists)."""
+    configured = os.environ.get("XSCALE_REALDATA")
+    return Path(configured) if configured else REPO.parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real data slices, or a skip that says where they were looked for."""
+    root = realdata_root()
+    if not root.is_dir():
+        pytest.skip(
+            f"real data slices not found at {root} (set XSCALE_REALDATA or place them at "
+            "<repo>/../shared/realdata)"
+        )
+    return root

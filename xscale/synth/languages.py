@@ -1,0 +1,314 @@
+"""Languages as realisers of MRs: a closed registry of grammars plus per-language lexicons.
+
+Each language spells every key of the world with its own pseudo-words (drawn from its own syllable
+inventory, globally unique), except the shared anchors: punctuation, numbers, the shared part of the
+names and `near`'s loanwords from `en`. Realisation returns word tokens with an alignment to MR nodes,
+so POS and NER tags, CCG categories and answer spans are computed, never guessed, in every language.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from xscale.synth.config import SynthConfig
+from xscale.synth.mr import (COMMON, EVENT, FRONT_LOC, FRONT_TIME, NAME, NP, PRON, PROP, WH, WH_LOC,
+                             WH_OBJ, WH_SUBJ, WH_TIME, WH_YN, Clause, Sentence)
+from xscale.synth.world import (FUNCTION_WORDS, FW, K_AMP, K_COMMA, K_PERIOD, K_QMARK, NER_OF_TYPE,
+                                PUNCTUATION, QUANTITIES, YEARS, World, quantity_key, rng_for, year_key)
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """The grammar of one language and the syllables its words are made of."""
+
+    code: str
+    description: str
+    order: str
+    """Clause word order: "SVO", "VSO" or "SOV"."""
+    adj_after_noun: bool
+    articles: bool
+    postpositions: bool
+    case_markers: bool
+    """Subject and object NPs are followed by separate case-marker tokens (`nom`, `acc`)."""
+    question_particle: bool
+    """Questions are marked by the particle `q` instead of the auxiliary `did`."""
+    reverse: bool
+    """The English token order reversed (the floor of transfer)."""
+    loans_from_en: bool
+    onsets: tuple[str, ...]
+    nuclei: tuple[str, ...]
+    codas: tuple[str, ...]
+
+
+def _s(text: str) -> tuple[str, ...]:
+    return tuple("" if t == "-" else t for t in text.split())
+
+
+LANGUAGE_SPECS: dict[str, LanguageSpec] = {
+    "en": LanguageSpec(
+        "en", "English-like: SVO, articles, adjective before noun, prepositions, English function words",
+        "SVO", False, True, False, False, False, False, False,
+        _s("b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sh sk sl sp st sw t th tr v w"),
+        _s("a e i o u ai ea ee oa oo ou"), _s("- - b ck d ft g k l m mp n nd ng nt p r rd rn s sh st t x")),
+    "clone": LanguageSpec(
+        "clone", "English grammar with a new lexicon (the ceiling of transfer)",
+        "SVO", False, True, False, False, False, False, False,
+        _s("k z v ts dz q kh gh zl vr kr"), _s("ae oe y ui aa ii"), _s("- - k z x q zk")),
+    "near": LanguageSpec(
+        "near", "English grammar, adjective after noun, new lexicon with loanwords from en",
+        "SVO", True, True, False, False, False, False, True,
+        _s("b d f g l m n p r s t v gn"), _s("a e i o u ia io ue"), _s("- - - n s r l")),
+    "vso": LanguageSpec(
+        "vso", "verb-subject-object, adjective after noun, prepositions, question particle",
+        "VSO", True, True, False, False, True, False, False,
+        _s("bh dh gh mh ll rh c f sg"), _s("ao ei ua iu oi"), _s("- dd ch th nn")),
+    "sov": LanguageSpec(
+        "sov", "subject-object-verb, no articles, postpositions, case-marker tokens, question particle",
+        "SOV", False, False, True, True, True, False, False,
+        _s("k s t n h m y r w g z d b p sh ch ts"), _s("a i u e o"), _s("- - - n")),
+    "inv": LanguageSpec(
+        "inv", "English word order reversed, new lexicon (the floor of transfer)",
+        "SVO", False, True, False, False, False, True, False,
+        _s("sk tl xh pt fn"), _s("ä ö ü å ø"), _s("- lk rx")),
+}
+"""The closed registry of languages (keys are the language codes of `config.LANGUAGES`)."""
+
+_NAME_SYLLABLES = (_s("b d f g h j k l m n p r s t v z"), _s("a e i o u ia"), _s("- - - n l r s"))
+"""Syllables of the shared spellings of names (capitalised)."""
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A language's spelling of every key; None where the language has no such word."""
+
+    code: str
+    forms: tuple[str | None, ...]
+
+
+def has_key(spec: LanguageSpec, gloss: str) -> bool:
+    """Whether a language has the function word `gloss`."""
+    if gloss in ("the", "a"):
+        return spec.articles
+    if gloss == "did":
+        return not spec.question_particle
+    if gloss == "q":
+        return spec.question_particle
+    if gloss in ("nom", "acc"):
+        return spec.case_markers
+    return True
+
+
+class _WordMaker:
+    """Pseudo-words from a syllable inventory, unique across all languages (`used` is shared)."""
+
+    def __init__(self, syllables: tuple[tuple[str, ...], ...], rng: random.Random, used: set[str]):
+        self.onsets, self.nuclei, self.codas = syllables
+        self.rng = rng
+        self.used = used
+
+    def make(self, n_syllables: int, capital: bool = False) -> str:
+        rng = self.rng
+        for attempt in range(1000):
+            n = n_syllables + attempt // 50
+            word = "".join(rng.choice(self.onsets) + rng.choice(self.nuclei) for _ in range(n))
+            word += rng.choice(self.codas)
+            if capital:
+                word = word[0].upper() + word[1:]
+            if word not in self.used:
+                self.used.add(word)
+                return word
+        raise RuntimeError("syllable inventory exhausted")
+
+    def content(self) -> str:
+        r = self.rng.random()
+        return self.make(1 if r < 0.25 else 2 if r < 0.85 else 3)
+
+
+def build_lexicons(world: World, config: SynthConfig, seed: int) -> dict[str, Lexicon]:
+    """Spell every key in every configured language (always in registry order, for determinism)."""
+    used = {gloss for gloss, _ in FUNCTION_WORDS} | {form for form, _ in PUNCTUATION}
+    used |= {str(n) for n in QUANTITIES + YEARS}
+    name_maker = _WordMaker(_NAME_SYLLABLES, rng_for(seed, "names"), used)
+    shared = {k: name_maker.make(2, capital=True) for k in sorted(world.shared_names)}
+    lexicons: dict[str, Lexicon] = {}
+    for code in (c for c in LANGUAGE_SPECS if c in config.languages):
+        spec = LANGUAGE_SPECS[code]
+        rng = rng_for(seed, "lexicon", code)
+        maker = _WordMaker((spec.onsets, spec.nuclei, spec.codas), rng, used)
+        en = lexicons.get("en")
+        forms: list[str | None] = []
+        for key, kind in enumerate(world.key_kind):
+            if kind == "func":
+                gloss = world.key_gloss[key]
+                if not has_key(spec, gloss):
+                    forms.append(None)
+                else:
+                    forms.append(gloss if code == "en" else maker.make(1))
+            elif kind in ("punct", "num"):
+                forms.append(world.key_gloss[key])
+            elif kind == "name":
+                forms.append(shared[key] if key in shared else maker.make(2, capital=True))
+            elif kind == "orghead":
+                forms.append(maker.make(2, capital=True))
+            elif spec.loans_from_en and en is not None and rng.random() < config.loanword_fraction:
+                forms.append(en.forms[key])
+            else:
+                forms.append(maker.content())
+        # Some verbs are spelled like a noun (like English "run"): POS tags need context.
+        verbs = [k for k, kind in enumerate(world.key_kind) if kind == "verb"]
+        nouns = [k for k, kind in enumerate(world.key_kind) if kind == "noun"]
+        n_homographs = min(round(config.homograph_fraction * len(verbs)), len(nouns))
+        for verb, noun in zip(rng.sample(verbs, n_homographs), rng.sample(nouns, n_homographs)):
+            forms[verb] = forms[noun]
+        lexicons[code] = Lexicon(code, tuple(forms))
+    return lexicons
+
+
+Tok = tuple[int, str, str, str, str]
+"""A realised token: (key, MR node, grammatical role, NER type or "", NER span node or "")."""
+
+
+class Realiser:
+    """Realises MRs in one language as word tokens aligned to MR nodes."""
+
+    def __init__(self, world: World, spec: LanguageSpec, lexicon: Lexicon):
+        self.world = world
+        self.spec = spec
+        self.forms = lexicon.forms
+        self.code = spec.code
+
+    def words(self, tokens: list[Tok]) -> list[str]:
+        forms = self.forms
+        return [forms[t[0]] for t in tokens]  # type: ignore[misc]
+
+    def text(self, sentence: Sentence) -> str:
+        return " ".join(self.words(self.sentence(sentence)))
+
+    def sentence(self, s: Sentence) -> list[Tok]:
+        toks: list[Tok] = []
+        if s.intj == FW["then"]:
+            toks.append((s.intj, "then", "then", "", ""))
+        elif s.intj >= 0:
+            toks.append((s.intj, "intj", "intj", "", ""))
+            toks.append((K_COMMA, "intj.comma", "comma", "", ""))
+        toks += self.clause(s.clauses[0], "c0")
+        if len(s.clauses) > 1:
+            toks.append((s.conn, "conn", "conj" if s.conn == FW["and"] else "sconj", "", ""))
+            toks += self.clause(s.clauses[1], "c1")
+        toks.append((K_QMARK if s.clauses[0].wh else K_PERIOD, "end", "punct", "", ""))
+        if self.spec.reverse:
+            toks.reverse()
+        return toks
+
+    def np(self, np: NP, node: str, case: int, role: str = "noun") -> list[Tok]:
+        spec = self.spec
+        if np.kind == NAME:
+            entity = self.world.entities[np.ref]
+            ent = NER_OF_TYPE[entity.type]
+            last = len(entity.parts) - 1
+            toks = [(k, f"{node}.n{i}", "sym" if k == K_AMP else ("name_last" if i == last else "name_mid"),
+                     ent, node) for i, k in enumerate(entity.parts)]
+        elif np.kind == COMMON:
+            toks = []
+            if spec.articles:
+                toks.append((FW["the"] if np.definite else FW["a"], node + ".det", "det", "", ""))
+            if np.count > 1:
+                toks.append((quantity_key(np.count), node + ".num", "num", "", ""))
+            noun = (np.key, node + ".noun", role, "", "")
+            adjs = [(a, f"{node}.adj{i}", "adj", "", "") for i, a in enumerate(np.adjs)]
+            toks += ([noun] + adjs) if spec.adj_after_noun else (adjs + [noun])
+        elif np.kind == PRON:
+            toks = [(np.key, node + ".pron", "pron", "", "")]
+        else:
+            toks = [(np.key, node + ".wh", "wh_subj" if case == FW["nom"] else "wh_obj", "", "")]
+        if spec.case_markers and case >= 0:
+            toks.append((case, node + ".case", "case", "", ""))
+        return toks
+
+    def _adp(self, node: str, front: bool) -> Tok:
+        return (FW["in"], node + ".adp", "adp_front" if front else "adp", "", "")
+
+    def clause(self, c: Clause, p: str) -> list[Tok]:
+        spec, order = self.spec, self.spec.order
+        wh = c.wh
+        neg = [(FW["not"], p + ".neg", "neg", "", "")] if c.neg else []
+        if c.kind != EVENT:
+            subj = self.np(c.subj, p + ".subj", FW["nom"])
+            cop = [(FW["is"], p + ".cop", "cop_adj" if c.kind == PROP else "cop_np", "", "")]
+            if c.kind == PROP:
+                pred = [(c.pred, p + ".pred", "adj_pred", "", "")]
+            else:
+                pred = self.np(NP(COMMON, self.world.noun_of_key[c.pred], c.pred, (), False), p + ".pred", -1,
+                               "noun")
+            if order == "SVO":
+                return subj + cop + neg + pred
+            if order == "VSO":
+                return neg + cop + subj + pred
+            return subj + pred + cop + neg
+
+        subj = self.np(c.subj, p + ".subj", FW["nom"])
+        obj = self.np(c.obj, p + ".obj", FW["acc"]) if c.obj is not None else []
+        verb = [(c.pred, p + ".verb", "verb_t" if c.obj is not None else "verb_i", "", "")]
+        adv = [(c.adv, p + ".adv", "adv", "", "")] if c.adv >= 0 else []
+        loc: list[Tok] = []
+        if c.loc is not None:
+            pnp = self.np(c.loc, p + ".loc", -1)
+            adp = self._adp(p + ".loc", c.front == FRONT_LOC)
+            loc = pnp + [adp] if spec.postpositions else [adp] + pnp
+        time: list[Tok] = []
+        if c.year:
+            year = (year_key(c.year), p + ".time.year", "year", "", "")
+            adp = self._adp(p + ".time", c.front == FRONT_TIME)
+            time = [year, adp] if spec.postpositions else [adp, year]
+        if wh == WH_LOC:
+            loc = [(FW["where"], p + ".loc.wh", "wh_adv", "", "")]
+        elif wh == WH_TIME:
+            time = [(FW["when"], p + ".time.wh", "wh_adv", "", "")]
+        front: list[Tok] = []
+        if c.front == FRONT_LOC and not wh:
+            front, loc = loc, []
+        elif c.front == FRONT_TIME and not wh:
+            front, time = time, []
+
+        if order == "SOV":
+            # Questions keep the question word in place and end in the particle `q`.
+            out = front + subj + loc + time + obj + adv + verb + neg
+            if wh:
+                out.append((FW["q"], p + ".q", "q", "", ""))
+            return out
+        if order == "VSO":
+            if not wh:
+                return front + neg + verb + subj + obj + adv + loc + time
+            if wh == WH_SUBJ:
+                return subj + neg + verb + obj + adv + loc + time
+            if wh == WH_OBJ:
+                return obj + neg + verb + subj + adv + loc + time
+            if wh == WH_YN:
+                return [(FW["q"], p + ".q", "q_front", "", "")] + neg + verb + subj + obj + adv + loc + time
+            wh_tok = loc if wh == WH_LOC else time
+            rest = time if wh == WH_LOC else loc
+            return wh_tok + neg + verb + subj + obj + adv + rest
+        # SVO (en, clone, near; inv reverses the result)
+        if not wh:
+            return front + subj + neg + verb + obj + adv + loc + time
+        if wh == WH_SUBJ:
+            return subj + neg + verb + obj + adv + loc + time
+        verb = [(c.pred, p + ".verb", "verb_bt" if c.obj is not None else "verb_bi", "", "")]
+        aux = [(FW["did"], p + ".aux", "aux_q", "", "")]
+        if wh == WH_OBJ:
+            return obj + aux + subj + neg + verb + adv + loc + time
+        if wh == WH_YN:
+            return aux + subj + neg + verb + obj + adv + loc + time
+        wh_tok = loc if wh == WH_LOC else time
+        rest = time if wh == WH_LOC else loc
+        return wh_tok + aux + subj + neg + verb + obj + adv + rest
+
+
+def question_np(etype: str) -> NP:
+    """The question word NP asking for an argument of type `etype`."""
+    return NP(WH, key=FW["who"] if etype == "person" else FW["what"])
+
+
+__all__ = ["LANGUAGE_SPECS", "LanguageSpec", "Lexicon", "Realiser", "Tok", "build_lexicons", "has_key",
+           "question_np"]
