@@ -235,13 +235,21 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
         out["accuracy"] = metrics.tagging_accuracy(pred_tags, gold_tags)
         return out
     if fmt == "span_qa":
-        start = np.stack(outputs["start_logits"]) if outputs["start_logits"] else np.zeros((0, 0))
-        end = np.stack(outputs["end_logits"]) if outputs["end_logits"] else np.zeros((0, 0))
+        start, end = _pad_rows(outputs.get("start_logits", [])), _pad_rows(outputs.get("end_logits", []))
         allow_null = any(len(a["text"]) == 0 for a in raw["answers"])
         preds = qa.postprocess_predictions(raw, encoded, start, end, allow_null=allow_null)
         refs = {ex_id: list(a["text"]) for ex_id, a in zip(raw["id"], raw["answers"])}
         return metrics.squad_scores(preds, refs, lang=lang, normalizer=metrics.QA_NORMALIZER.get(task.name, "mlqa"))
     raise ValueError(f"format {fmt!r} is not scored from logits")
+
+
+def _pad_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Stack per-window logits of different lengths; padding never wins an argmax."""
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), -1e9, dtype=np.float32)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
 
 
 @torch.inference_mode()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -125,11 +125,8 @@ class Tracker:
 
     def runs(self, statuses: Iterable[str] = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")) -> list:
         """Every child run of this sweep folder (all invocations)."""
-        return self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{SWEEP_DIR}` = '{self.sweep_dir}' and tags.`{ROLE}` = 'trial'",
-            max_results=50000,
-        )
+        return _all_pages(self.client.search_runs, [self.experiment_id],
+                          filter_string=f"tags.`{SWEEP_DIR}` = '{self.sweep_dir}' and tags.`{ROLE}` = 'trial'")
 
 
 def _param(v: Any) -> str:
@@ -147,4 +144,58 @@ def _metrics(values: dict[str, Any], step: int) -> list[Metric]:
     return out
 
 
-__all__ = ["Tracker", "RunStatus", "RunTag", "default_uri", "metric_key"]
+# ------------------------------------------------------------------ reading (for xscale report)
+# Plain dicts only, so that no MLflow entity leaks into the analysis.
+
+def _all_pages(search, *args, **kwargs) -> list:
+    items, token = [], None
+    while True:
+        page = search(*args, page_token=token, **kwargs)
+        items.extend(page)
+        token = page.token
+        if not token:
+            return items
+
+
+def _run_dict(run, experiment_name: str) -> dict:
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "experiment_name": experiment_name,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "tags": dict(run.data.tags),
+        "params": dict(run.data.params),
+        # run.data.metrics holds each metric's latest value (highest step, then latest timestamp).
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def sweep_parent_runs(tracking_uri: str) -> list[dict]:
+    """Every sweep parent run (tag `xscale.role=sweep`) in every active experiment of the store."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    names = {e.experiment_id: e.name for e in _all_pages(client.search_experiments, view_type=ViewType.ACTIVE_ONLY)}
+    if not names:
+        return []
+    runs = _all_pages(client.search_runs, list(names), filter_string="tags.`xscale.role` = 'sweep'")
+    return [_run_dict(r, names[r.info.experiment_id]) for r in runs]
+
+
+def child_runs(tracking_uri: str, parent: dict) -> list[dict]:
+    """Every run whose `mlflow.parentRunId` tag names the parent run."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    runs = _all_pages(
+        client.search_runs,
+        [parent["experiment_id"]],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent['run_id']}'",
+    )
+    return [_run_dict(r, parent["experiment_name"]) for r in runs]
+
+
+def log_report_artifacts(tracking_uri: str, run_id: str, local_dir: str) -> None:
+    """Upload the files of local_dir under `report/` of the run."""
+    MlflowClient(tracking_uri=tracking_uri).log_artifacts(run_id, local_dir, artifact_path="report")
+
+
+__all__ = ["Tracker", "RunStatus", "RunTag", "default_uri", "metric_key", "sweep_parent_runs", "child_runs",
+           "log_report_artifacts"]

@@ -68,3 +68,11 @@ def test_runs_without_intermediate_data_stay_off_the_data_axis(trial, child):
     assert column == "scale/intermediate_examples"
     assert set(frame["intermediate.task"]) == {"mnli"} and set(frame["series"]) == {"all"}
     assert isinstance(frame, pd.DataFrame) and sorted(frame["x"].unique()) == [1e4, 1e5]
+
+
+def test_a_registered_task_is_scored_by_its_primary_metric():
+    # PAN-X logs token accuracy too, which the majority tag inflates: the registry says F1.
+    runs = pd.DataFrame(
+        {"target/panx/avg/accuracy": [80.0], "target/panx/avg/f1": [20.0], "target/xnli/avg/accuracy": [40.0]}
+    )
+    assert primary_metrics(runs) == {"panx": "f1", "xnli": "accuracy"}

@@ -1,5 +1,5 @@
 """Scaling analysis of a sweep: best trial per cell, scaling-law fits with seed-bootstrap CIs, plots,
 and the markdown report behind `xscale report`.
 
-Runs are read through the tracking functions only (`_mlflow_io` until they move into tracking).
+Runs are read through `xscale.tracking` only (the one module that imports mlflow).
 """

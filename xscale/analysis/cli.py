@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from xscale.analysis import _mlflow_io
+from xscale import tracking
 from xscale.analysis.report import write_report
 from xscale.analysis.runs import load_runs
 from xscale.errors import UserError
@@ -49,6 +49,6 @@ def report_main(sweep_dir: str, tracking_uri: str | None, out: str | None, *, n_
         for path in files:
             shutil.copy2(path, out_dir / path.name)
         # After the local copy, so an unreachable tracking server still leaves the report on disk.
-        _mlflow_io.log_report_artifacts(tracking_uri, parent["run_id"], staging)
+        tracking.log_report_artifacts(tracking_uri, parent["run_id"], staging)
     print(f"report: {out_dir / 'report.md'} (also logged under report/ of run {parent['run_id']})")
     return 0

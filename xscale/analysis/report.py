@@ -416,6 +416,22 @@ def _few_seeds_warning(analysis: Analysis) -> str:
     )
 
 
+def _summary_q1(analysis: Analysis, sentences: list[str]) -> str:
+    if "size" in analysis.axes:
+        quantities = retention_quantities(analysis.probes, analysis.axes["size"].frame.columns)
+        fits = [analysis.find(q.column, "size") for q in quantities]
+        if fits and not any(f is not None and f.ok for f in fits):
+            return f"Not answerable from this sweep: model size against retention, {fits[0].note}."
+    return " ".join(sentences)
+
+
+def _summary_q2(analysis: Analysis, sentences: list[tuple[str, str]]) -> str:
+    fit = analysis.find(ZEROSHOT.column, "data") if "data" in analysis.axes else None
+    if fit is not None and not fit.ok:
+        return f"Not answerable from this sweep: intermediate data against zero-shot score, {fit.note}."
+    return " ".join(text for key, text in sentences if key in SUMMARY_Q2)
+
+
 def render(analysis: Analysis, parent: dict, plot_files: list[tuple[Path, str]], fit_rows: list[dict]) -> str:
     """The whole report.md text."""
     q1, q2 = q1_sentences(analysis), q2_sentences(analysis)
@@ -424,9 +440,9 @@ def render(analysis: Analysis, parent: dict, plot_files: list[tuple[Path, str]],
     if analysis.selected.empty:
         lines += ["**No trial finished with a `dev/score`: nothing to analyse** (Excluded trials says why).", ""]
     lines += [
-        f"**Question 1 (model size and alignment retention).** {' '.join(q1)}",
+        f"**Question 1 (model size and alignment retention).** {_summary_q1(analysis, q1)}",
         "",
-        f"**Question 2 (intermediate data vs pretraining).** {' '.join(t for k, t in q2 if k in SUMMARY_Q2)}",
+        f"**Question 2 (intermediate data vs pretraining).** {_summary_q2(analysis, q2)}",
         "",
         "## Runs",
         "",

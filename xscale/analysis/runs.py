@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from xscale.analysis import _mlflow_io
+from xscale import tracking
 from xscale.errors import UserError
 
 STATUS_ORDER = {"FINISHED": 0, "RUNNING": 1, "SCHEDULED": 2, "KILLED": 3, "FAILED": 4}
@@ -71,13 +71,13 @@ def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
 
     Raises UserError when no sweep parent run names this folder.
     """
-    tagged = _mlflow_io.sweep_parent_runs(tracking_uri)
+    tagged = tracking.sweep_parent_runs(tracking_uri)
     parents = [p for p in tagged if _same_path(p["tags"].get("xscale.sweep_dir", ""), sweep_dir)]
     if not parents:
         raise UserError(f"no sweep run in {tracking_uri} was recorded for sweep folder {os.path.abspath(sweep_dir)}")
     parents.sort(key=lambda p: p["start_time"] or 0)
     latest = parents[-1]
-    children = [child for parent in parents for child in _mlflow_io.child_runs(tracking_uri, parent)]
+    children = [child for parent in parents for child in tracking.child_runs(tracking_uri, parent)]
     info = {
         "run_id": latest["run_id"],
         "run_ids": [p["run_id"] for p in parents],

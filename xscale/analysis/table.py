@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xscale.tasks.registry import TASKS
+
 SELECTION_METRIC = "dev/score"
 """English dev only: choosing by a zero-shot language would leak the test languages into selection."""
 
@@ -21,8 +23,8 @@ SHORT_NAMES = {
     "intermediate.task": "int. task",
 }
 
-PREFERRED_METRICS = ("accuracy", "f1", "exact_match", "em", "score")
-"""When a task logs several metrics, the first of these found is its score."""
+PREFERRED_METRICS = ("f1", "accuracy", "exact_match", "score")
+"""For a task the registry does not know: the first of these it logs is its score."""
 
 NO_INTERMEDIATE = "none"
 
@@ -86,7 +88,8 @@ def select_best(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
-    """The score metric of each target task, read from the `target/{task}/avg/{metric}` columns."""
+    """The score metric of each target task among its `target/{task}/avg/{metric}` columns: the task
+    registry's primary metric, else the first of PREFERRED_METRICS logged."""
     found: dict[str, list[str]] = {}
     for column in frame.columns:
         match = _TARGET_AVG.match(str(column))
@@ -94,7 +97,10 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
             found.setdefault(match.group(1), []).append(match.group(2))
     chosen = {}
     for task, metrics in sorted(found.items()):
-        preferred = [m for m in PREFERRED_METRICS if m in metrics]
+        # The registry's primary metric is the one dev/score and the XTREME score use (F1 for NER,
+        # not token accuracy, which the majority tag inflates).
+        registered = TASKS[task].metric if task in TASKS else None
+        preferred = [m for m in (registered, *PREFERRED_METRICS) if m in metrics]
         chosen[task] = preferred[0] if preferred else sorted(metrics)[0]
     return chosen
 

@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -89,9 +89,10 @@ def train_logreg(x: np.ndarray, y: np.ndarray, n_classes: int, *, l2: float = 1e
                  lr: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression by full-batch Adam (numpy only)."""
     n, d = x.shape
-    w = np.zeros((d, n_classes), dtype=np.float64)
-    b = np.zeros(n_classes, dtype=np.float64)
-    onehot = np.eye(n_classes)[y]
+    x = x.astype(np.float32, copy=False)
+    w = np.zeros((d, n_classes), dtype=np.float32)
+    b = np.zeros(n_classes, dtype=np.float32)
+    onehot = np.eye(n_classes, dtype=np.float32)[y]
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
     for t in range(1, steps + 1):
         logits = x @ w + b
@@ -188,7 +189,7 @@ def position_baseline_f1(train: list[dict], test: list[dict], rng: np.random.Gen
 # --------------------------------------------------------------------------------------- checks
 
 def _columns(dataset) -> dict[str, list]:
-    return {name: dataset[name] for name in dataset.column_names}
+    return dataset.to_dict()
 
 
 def _other_languages(bench: Path) -> list[str]:
@@ -228,10 +229,10 @@ def shortcut_checks(bench: Path, seed: int) -> list[CheckRow]:
             add(f"shortcut/{task}/lexical-over-anchor/{lang}", acc["lexical"], acc["anchor"])
 
     data = load_task(bench, "xquad")
-    train = list(data["train"])
+    train = data["train"].to_list()
     rng = np.random.default_rng(seed)
     for lang in others:
-        fixed, chance_f1 = position_baseline_f1(train, list(data[f"test.{lang}"]), rng)
+        fixed, chance_f1 = position_baseline_f1(train, data[f"test.{lang}"].to_list(), rng)
         add(f"shortcut/xquad/position-f1/{lang}", fixed, chance_f1)
     return rows
 
@@ -245,18 +246,18 @@ def balance_checks(bench: Path, seed: int) -> list[CheckRow]:
         for split in ("train", "validation", "test.en"):
             if split not in data:
                 continue
-            counts = Counter(data[split]["label"])
+            counts = Counter(data[split].to_dict()["label"])
             ratio = max(counts.values()) / max(min(counts.values()), 1)
             rows.append(CheckRow(f"balance/{task}/{split}/max-over-min-share", seed, round(ratio, 3),
                                  BALANCE_MAX_RATIO, ratio <= BALANCE_MAX_RATIO))
     data = load_task(bench, "panx")
     for split in ("train", "test.en"):
-        counts = Counter(t for tags in data[split]["ner_tags"] for t in tags if t in (1, 3, 5))
+        counts = Counter(t for tags in data[split].to_dict()["ner_tags"] for t in tags if t in (1, 3, 5))
         ratio = max(counts.values()) / max(min(counts.values()), 1) if len(counts) == 3 else math.inf
         rows.append(CheckRow(f"balance/panx/{split}/entity-max-over-min-share", seed, round(ratio, 3),
                              ENTITY_BALANCE_MAX_RATIO, ratio <= ENTITY_BALANCE_MAX_RATIO))
     train = load_task(bench, "squad_v2")["train"]
-    share = sum(1 for a in train["answers"] if not a["text"]) / len(train)
+    share = sum(1 for a in train.to_dict()["answers"] if not a["text"]) / len(train)
     wanted = manifest["config"]["squad_v2_unanswerable_fraction"]
     rows.append(CheckRow("balance/squad_v2/train/unanswerable-share-error", seed, round(abs(share - wanted), 3),
                          UNANSWERABLE_TOLERANCE, abs(share - wanted) <= UNANSWERABLE_TOLERANCE))
@@ -268,11 +269,11 @@ CHECKS: dict[str, Check] = {"shortcut": shortcut_checks, "balance": balance_chec
 
 
 def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] = (0, 1, 2),
-               checks: dict[str, Check] | None = None) -> list[CheckRow]:
+               checks: dict[str, Check] | None = None, **knobs: Any) -> list[CheckRow]:
     """Generate (or reuse) the benchmark of each seed under `root` and run every check on it."""
     rows: list[CheckRow] = []
     for seed in seeds:
-        bench = ensure(root, preset, seed)
+        bench = ensure(root, preset, seed, **knobs)
         for check in (checks or CHECKS).values():
             rows.extend(check(bench, seed))
     return rows

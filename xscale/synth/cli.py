@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from xscale.synth.check import format_table, run_checks
 from xscale.synth.io import generate, read_manifest
@@ -36,14 +37,15 @@ def synth_main(out: str | Path, preset: str = "default", seed: int = 0) -> int:
     return 0
 
 
-def check_main(out: str | Path | None, seeds: Sequence[int] = (0, 1, 2), preset: str = "default") -> int:
+def check_main(out: str | Path | None, seeds: Sequence[int] = (0, 1, 2), preset: str = "default",
+               **knobs: Any) -> int:
     """Run every check on the benchmark of each seed (generated under `out`, or a temporary folder),
     print the table, and return 0 only if every check holds."""
     if out is None:
         with tempfile.TemporaryDirectory(prefix="xscale-synth-check-") as tmp:
-            return check_main(tmp, seeds, preset)
+            return check_main(tmp, seeds, preset, **knobs)
     start = time.perf_counter()
-    rows = run_checks(out, preset, seeds)
+    rows = run_checks(out, preset, seeds, **knobs)
     print(format_table(rows))
     failed = [r for r in rows if not r.ok]
     print(f"{len(rows) - len(failed)}/{len(rows)} checks hold over seeds {', '.join(map(str, seeds))} "

@@ -67,25 +67,41 @@ _FALLBACK_OPS = {ENTAILMENT: "identity", NEUTRAL: "unrelated", CONTRADICTION: "n
 
 def nli_item(world: World, en: Realiser, rng: random.Random, label: int, topic: int, shared: bool) -> PairItem:
     """An NLI pair: the hypothesis is sampled first (so it alone says nothing about the label), then
-    the premise is derived from it by the label's logic and padded with extra, label-neutral modifiers
-    to a length drawn independently of the label."""
+    the premise is derived from it by the label's logic and padded with extra, label-neutral modifiers.
+
+    The premise's extra length is one that every label can reach from this hypothesis, and premises
+    for all three labels are built with the same random stream, so (in English) the lengths of the
+    pair say nothing about the label either."""
     s = Sampler(world, rng, NLI_PROFILE)
     hyp = s.event(topic) if rng.random() < 0.85 else s.prop(topic)
-    ops = list((NLI_OPS_TARGET if shared else NLI_OPS_OWN)[label])
+    ops = NLI_OPS_TARGET if shared else NLI_OPS_OWN
     hyp_len = len(en.clause(hyp, "c0"))
     extras = list(PREMISE_EXTRA_WORDS)
     rng.shuffle(extras)
     for extra in extras + list(_FALLBACK_EXTRA_WORDS):
-        rng.shuffle(ops)
-        for op in ops + [_FALLBACK_OPS[label]]:
-            for _ in range(3):
-                edited = _nli_edit(s, op, hyp, topic)
-                if edited is None:
-                    continue
-                premise = _pad(s, en, edited[0], hyp_len + extra, edited[1], topic)
-                if premise is not None:
-                    return PairItem(Sentence((premise,)), Sentence((hyp,)), label)
+        premises = [_premise(s, en, ops[lab] + (_FALLBACK_OPS[lab],), hyp, hyp_len + extra, topic) for lab in range(3)]
+        if all(p is not None for p in premises):
+            return PairItem(Sentence((premises[label],)), Sentence((hyp,)), label)
+    for extra in extras + list(_FALLBACK_EXTRA_WORDS) + list(range(7, 15)):  # settle for this label's
+        premise = _premise(s, en, ops[label] + (_FALLBACK_OPS[label],), hyp, hyp_len + extra, topic)
+        if premise is not None:
+            return PairItem(Sentence((premise,)), Sentence((hyp,)), label)
     raise RuntimeError("no NLI premise found")
+
+
+def _premise(s: Sampler, en: Realiser, ops: tuple[str, ...], hyp: Clause, want: int, topic: int) -> Clause | None:
+    """A premise made from `hyp` by one of `ops` (the last is the fallback) with `want` English words."""
+    head = list(ops[:-1])
+    s.rng.shuffle(head)
+    for op in head + [ops[-1]]:
+        for _ in range(3):
+            edited = _nli_edit(s, op, hyp, topic)
+            if edited is None:
+                continue
+            premise = _pad(s, en, edited[0], want, edited[1], topic)
+            if premise is not None:
+                return premise
+    return None
 
 
 _NP_SLOTS = ("subj", "obj", "loc")
