@@ -173,6 +173,10 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
     tok = ctx.tokenizer
     max_len = max(p.max_seq_len, ctx.spec.model.max_seq_len)
     config = models.scratch_config(size, len(tok), max_len, tok.pad_token_id)
+    if frac == 0.0:
+        # The no-pretraining baseline (`xscale synth check` compares against it): random init.
+        ctx.tokens["pretrain"] = 0
+        return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), f"random:{ctx.seed}"
     stage_cfg = {
         "benchmark": ctx.bench.key,
         "size": size,
