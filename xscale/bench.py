@@ -87,6 +87,126 @@ def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 / best
 
 
+# ------------------------------------------------------------------------------ data pipeline
+
+
+def padding_waste(preset: str, tasks: tuple[str, ...], batch_size: int = 32, max_seq_len: int = 64) -> list[dict]:
+    """Padded share of processed token slots on the synthetic tasks, with and without length grouping."""
+    from xscale import formats, synth
+    from xscale.tasks.registry import get_task
+
+    bench = synth.ensure(Path(tempfile.gettempdir()) / "xscale-bench", preset=preset, seed=0)
+    tok = synth.load_tokenizer(bench)
+    rows = []
+    for name in tasks:
+        task = get_task(name)
+        raw = synth.load_task(bench, name)["train"]
+        enc = formats.encode(task, raw, tok, max_seq_len, train=True)
+        rows.append({"task": name,
+                     "grouped": formats.padding_stats(enc, batch_size, tok.pad_token_id, group_by_length=True),
+                     "random": formats.padding_stats(enc, batch_size, tok.pad_token_id, group_by_length=False)})
+    return rows
+
+
+# ------------------------------------------------------------------------------ sweeps
+
+
+def _variant(spec_path: Path, out_dir: Path, name: str, edit: Callable[[dict], None]) -> Path:
+    """A copy of a spec with `edit` applied to its YAML mapping."""
+    import yaml
+
+    data = yaml.safe_load(spec_path.read_text())
+    data["name"] = name
+    edit(data)
+    path = out_dir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def timed_sweep(spec: Path, work: Path, *extra: str) -> dict:
+    """Run `xscale sweep` in a subprocess; wall time and what MLflow recorded."""
+    from xscale.spec import load_spec
+    from xscale.tracking import Tracker
+
+    out = work / load_spec(spec).name
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "xscale.cli", "sweep", str(spec), "--out", str(out),
+                           "--tracking-uri", uri, *extra], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"sweep {spec.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    spec_obj = load_spec(spec)
+    runs = Tracker(uri, spec_obj.experiment_name, spec_obj.name, str(out.resolve())).runs()
+    trials = []
+    for r in runs:
+        m = r.data.metrics
+        trials.append({"wall_s": (r.info.end_time - r.info.start_time) / 1000,
+                       "compute_s": m.get("time/stage_compute_seconds", 0.0),
+                       "pretrain_runs": m.get("cache/computed/pretrain", 0.0)})
+    return {"wall_s": wall, "trials": trials, "cells": len(spec_obj.cells()),
+            "pretrain_runs": sum(t["pretrain_runs"] for t in trials)}
+
+
+def _shrink(d: dict) -> None:
+    """The smoke bench's sweep: one size, two cells, one target task, a few dozen examples."""
+    d["model"]["size"] = {"grid": ["xs"]}
+    d["intermediate"]["fraction"] = {"grid": [1.0]}
+    d["pretrain"].update(pretrain_tokens=10000, checkpoint_fraction={"grid": [0.5, 1.0]})
+    d["target"].update(tasks=["xnli"], max_eval_examples=30)
+    d["probes"] = {"max_pairs": 30}
+
+
+def sweep_figures(spec: Path, smoke: bool) -> dict:
+    """Per-trial overhead, the cache speed-up, parallelism and cost against grid size."""
+    work = Path(tempfile.mkdtemp(prefix="xscale-bench-"))
+    cache = ["--cache-dir", str(work / "cache")]
+    figs: dict = {}
+    cached = timed_sweep(spec, work, *cache)
+    overheads = [(t["wall_s"] - t["compute_s"]) / t["wall_s"] for t in cached["trials"] if t["wall_s"] > 0]
+    # The first sweep fills the cache; a trial's compute is what its own stages cost.
+    figs["overhead"] = {"median": float(sorted(overheads)[len(overheads) // 2]), "max": max(overheads),
+                        "target": "<= 0.10"}
+    nocache = timed_sweep(_variant(spec, work, "nocache", lambda d: None), work, "--no-cache",
+                          "--cache-dir", str(work / "cache-off"))
+    figs["cache"] = {"with_cache_s": cached["wall_s"], "no_cache_s": nocache["wall_s"],
+                     "speedup": nocache["wall_s"] / cached["wall_s"],
+                     "pretrain_runs_cached": cached["pretrain_runs"], "pretrain_runs_no_cache": nocache["pretrain_runs"],
+                     "target": ">= 4x"}
+    cores = os.cpu_count() or 1
+
+    def threads(n_threads: int):
+        def edit(d):
+            d.setdefault("resources", {}).update(cpus_per_trial=n_threads, torch_threads=n_threads)
+        return edit
+
+    many = timed_sweep(_variant(spec, work, "par_trials", threads(1)), work, "--cache-dir", str(work / "c1"))
+    wide = timed_sweep(_variant(spec, work, "par_threads", threads(cores)), work, "--cache-dir", str(work / "c2"))
+    figs["parallelism"] = {"cells_per_hour_n_trials_x_1_thread": 3600 * many["cells"] / many["wall_s"],
+                           "cells_per_hour_1_trial_x_n_threads": 3600 * wide["cells"] / wide["wall_s"],
+                           "cores": cores}
+    figs["parallelism"]["default"] = ("trials x 1 thread" if many["wall_s"] <= wide["wall_s"] else "1 trial x N threads")
+    sizes = (1, 2) if smoke else (1, 6, 18)
+    # A grid of n cells: the first values of each axis, sizes first.
+    scaling = []
+    for n in sizes:
+        def first_cells(d, n=n):
+            fr = d["intermediate"]["fraction"]["grid"]
+            ck = d["pretrain"]["checkpoint_fraction"]["grid"]
+            sz = d["model"]["size"]["grid"]
+            # Shrink the grid to n cells, keeping as many sizes as possible.
+            sz_n = sz[: max(1, min(len(sz), n))]
+            rest = max(1, n // len(sz_n))
+            fr_n = fr[: max(1, min(len(fr), rest))]
+            ck_n = ck[: max(1, rest // len(fr_n))]
+            d["model"]["size"]["grid"], d["intermediate"]["fraction"]["grid"] = sz_n, fr_n
+            d["pretrain"]["checkpoint_fraction"]["grid"] = ck_n
+        r = timed_sweep(_variant(spec, work, f"cells{n}", first_cells), work, "--cache-dir", str(work / f"s{n}"))
+        scaling.append({"cells": r["cells"], "wall_s": r["wall_s"]})
+    figs["cost_scaling"] = scaling
+    return figs
+
+
 # ------------------------------------------------------------------------------ the runner
 
 
@@ -105,12 +225,21 @@ def run(smoke: bool, only: set[str] | None = None) -> dict:
 
     if want("loop"):
         sizes = ("xs",) if smoke else tuple(models.SIZES)
-        rows = loop_throughput(sizes, steps=5 if smoke else 30, repeats=2 if smoke else 3)
+        rows = loop_throughput(sizes, steps=5 if smoke else 12, repeats=2 if smoke else 3)
         peak = matmul_peak(512 if smoke else 1024)
         for r in rows:
             r["cpu_efficiency"] = r["model_flops_per_s"] / peak
         figs["loop"] = {"rows": rows, "matmul_peak_flops_per_s": peak,
                         "target": "ratio >= 0.90 per size; cpu_efficiency >= 0.25 for the largest size"}
+    if want("padding"):
+        figs["padding"] = {"rows": padding_waste("tiny" if smoke else "small", ("xnli", "pawsx", "udpos", "panx", "xquad")),
+                           "target": "grouped <= 0.15"}
+    if want("sweep"):
+        spec = ROOT / "search_spaces" / "size_vs_data.yaml"
+        if smoke:
+            spec = _variant(ROOT / "search_spaces" / "smoke.yaml", Path(tempfile.mkdtemp(prefix="xscale-bench-spec-")),
+                            "bench_smoke", _shrink)
+        figs.update(sweep_figures(spec, smoke))
     return results
 
 
@@ -123,6 +252,21 @@ def format_table(results: dict) -> str:
         for r in loop["rows"]:
             lines.append(f"{r['size']:5} {r['non_embedding_params']:>14,} {r['tokens_per_s']:>13,.0f} "
                          f"{r['bare_tokens_per_s']:>11,.0f} {r['ratio']:>6.2f} {r['cpu_efficiency']:>8.1%}")
+    pad = results["figures"].get("padding")
+    if pad:
+        lines.append("padding waste (padded / processed token slots): " + ", ".join(
+            f"{r['task']} {r['grouped']:.1%} (random batches {r['random']:.1%})" for r in pad["rows"]))
+    f = results["figures"]
+    if "overhead" in f:
+        lines.append(f"per-trial overhead: median {f['overhead']['median']:.1%}, max {f['overhead']['max']:.1%}")
+        c = f["cache"]
+        lines.append(f"stage cache: {c['no_cache_s']:.0f}s without / {c['with_cache_s']:.0f}s with = {c['speedup']:.2f}x; "
+                     f"pretraining runs {c['pretrain_runs_no_cache']:.0f} vs {c['pretrain_runs_cached']:.0f}")
+        p = f["parallelism"]
+        lines.append(f"parallelism on {p['cores']} cores: {p['cells_per_hour_n_trials_x_1_thread']:.0f} cells/h "
+                     f"(N trials x 1 thread) vs {p['cells_per_hour_1_trial_x_n_threads']:.0f} (1 trial x N threads)"
+                     f" -> default: {p['default']}")
+        lines.append("sweep cost: " + ", ".join(f"{r['cells']} cells {r['wall_s']:.0f}s" for r in f["cost_scaling"]))
     return "\n".join(lines)
 
 

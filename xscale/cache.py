@@ -27,7 +27,9 @@ from typing import Any, Callable
 import pyarrow.fs as pafs
 
 ENTRY = "entry.json"
-LEASE_SECONDS = 60.0
+# How long a dead holder blocks a stage; XSCALE_CACHE_LEASE_SECONDS shortens it (tests that kill
+# workers mid-stage), and must then be set on every node of the cluster.
+LEASE_SECONDS = float(os.environ.get("XSCALE_CACHE_LEASE_SECONDS", "60"))
 POLL_SECONDS = 0.5
 
 

@@ -219,7 +219,10 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
         preds = [int(np.argmax(x)) for x in outputs["logits"]]
         gold = encoded["labels"]
         keep = [i for i, g in enumerate(gold) if g != IGNORE]
-        return {"accuracy": metrics.accuracy([preds[i] for i in keep], [gold[i] for i in keep])}
+        out = {"accuracy": metrics.accuracy([preds[i] for i in keep], [gold[i] for i in keep])}
+        if "f1" in task.metrics:  # QQP: F1 of the positive class, as GLUE reports it
+            out["f1"] = metrics.binary_f1([preds[i] for i in keep], [gold[i] for i in keep])
+        return out
     if fmt == "tagging":
         names = label_names(task, raw)
         pred_tags, gold_tags = [], []

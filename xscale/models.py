@@ -103,6 +103,12 @@ def build(config: PretrainedConfig, fmt: str, *, num_labels: int = 2, encoder_st
     return model
 
 
+def freeze_embeddings(model: torch.nn.Module) -> None:
+    """Stop gradients into the encoder's embedding layer (word, position and type embeddings)."""
+    for p in model.base_model.embeddings.parameters():
+        p.requires_grad_(False)
+
+
 def from_pretrained(source: str, fmt: str, num_labels: int = 2, revision: str | None = None) -> torch.nn.Module:
     """A Hub/local pretrained encoder with a fresh `fmt` head."""
     return HEAD_CLASSES[fmt].from_pretrained(source, num_labels=num_labels, revision=revision)

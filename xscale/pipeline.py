@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from xscale import formats, models, probes
-from xscale.benchmark import ENGLISH, SyntheticBenchmark, fraction_subset
+from xscale.benchmark import ENGLISH, fraction_subset, make
 from xscale.cache import Entry, StageCache
 from xscale.spec import HUB_SIZES, NO_INTERMEDIATE, Spec
 from xscale.tasks import metrics as task_metrics
@@ -167,7 +167,7 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
         source = p.checkpoints.get(frac) or models.hub_source(size, ctx.spec.model.hub_id)
         model = models.from_pretrained(source, "mlm")
         ctx.tokens["pretrain"] = 0
-        return model.config, models.encoder_state(model), f"hub:{source}"
+        return model.config, models.encoder_state(model), f"hub:{source}:{ctx.bench.key}"
 
     fractions = ctx.spec.checkpoint_fractions()
     tok = ctx.tokenizer
@@ -362,6 +362,8 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
                 rows = rows.select(range(min(len(rows), tc.max_train_examples)))
             enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
             model = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed).to(device())
+            if tc.freeze_embeddings:
+                models.freeze_embeddings(model)
             steps = _steps(len(rows), tc.epochs, ctx.spec.optim.batch_size)
             res = train(model, formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed),
                         ctx.train_config(steps))
@@ -530,11 +532,7 @@ def _retention(m: dict[str, float]) -> dict[str, float]:
 
 def make_benchmark(spec: Spec, cache_root: Path):
     """The data source a spec names."""
-    if spec.benchmark.kind == "synthetic":
-        return SyntheticBenchmark(spec.benchmark, cache_root / "benchmarks", spec.intermediate.translated)
-    from xscale.benchmark import LocalBenchmark
-
-    return LocalBenchmark(spec.benchmark)
+    return make(spec, cache_root)
 
 
 def resolved_json(spec: Spec, point: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -46,12 +47,14 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
     from xscale.cache import StageCache
     from xscale.pipeline import make_benchmark, run_trial
 
-    spec = Spec.model_validate_json(spec_json)
+    spec, hooks = _trial_hooks(Spec.model_validate_json(spec_json), config)
     datasets.disable_progress_bars()
     torch.set_num_threads(spec.resources.torch_threads)
     point = {k: config[k] for k in AXIS_FIELDS}
     cache = StageCache(cache_root, enabled=use_cache)
-    bench = make_benchmark(spec, Path(cache_root))
+    # The synthetic benchmark is generated where it is read: beside a local cache, or in the node's
+    # staging folder when the cache is an object store URI (every node derives the same data from the seed).
+    bench = make_benchmark(spec, cache.staging if "://" in cache_root else Path(cache_root))
     stage_index = {"n": 0}
 
     def report(metrics: dict[str, float], stage: str) -> None:
@@ -61,9 +64,42 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
             computed[name.split("/")[0]] = computed.get(name.split("/")[0], 0) + 1
         extra = {f"cache/computed/{k}": v for k, v in computed.items()}
         tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
+        if stage == hooks.get("kill_worker_after_stage"):
+            _kill_worker_once(hooks)
 
     final = run_trial(spec, point, cache, bench, report, log=lambda msg: print(msg, flush=True))
     report(final, "done")
+
+
+# Fault-injection hooks for tests/cluster, read by the trial (not the pipeline) and removed from
+# `spec.debug` before the pipeline sees it, so they do not change any stage's cache key:
+#   kill_worker_after_stage + kill_marker: SIGKILL the trial's worker process right after it reports
+#     that stage, once per marker file (the retry finds the marker and runs on);
+#   nan_only_for: {axis: value, ...}: `nan_after_steps` applies only to trials at that point.
+_TRIAL_HOOKS = ("kill_worker_after_stage", "kill_marker", "nan_only_for")
+
+
+def _trial_hooks(spec: Spec, config: dict[str, Any]) -> tuple[Spec, dict[str, Any]]:
+    if not any(k in spec.debug for k in _TRIAL_HOOKS):
+        return spec, {}
+    debug = dict(spec.debug)
+    hooks = {k: debug.pop(k) for k in _TRIAL_HOOKS if k in debug}
+    if "kill_worker_after_stage" in hooks and not hooks.get("kill_marker"):
+        raise ValueError("debug.kill_worker_after_stage needs debug.kill_marker (a file path)")
+    only = hooks.get("nan_only_for")
+    if only is not None and any(config.get(k) != v for k, v in only.items()):
+        debug.pop("nan_after_steps", None)
+    return spec.model_copy(update={"debug": debug}), hooks
+
+
+def _kill_worker_once(hooks: dict[str, Any]) -> None:
+    try:
+        fd = os.open(hooks["kill_marker"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, f"{os.getpid()}\n".encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ------------------------------------------------------------------------------------ searchers
@@ -182,6 +218,16 @@ class TrackingCallback(tune.Callback):
         self.rows: dict[str, dict[str, Any]] = {}
         self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=quiet, dynamic_ncols=True)
         self.started = time.time()
+        global _live_callback
+        _live_callback = self
+
+    def __reduce__(self):
+        # Tune pickles the RunConfig, callbacks included, into tuner.pkl, and Tuner.restore takes
+        # them from there, not from the caller. A pickled copy of this callback would hold the
+        # previous invocation's MLflow parent run, and its tqdm bar does not even unpickle
+        # (RecursionError: `xscale sweep --resume` crashed). Pickle a reference to the live
+        # callback of the driver process instead: on restore it resolves to the one run_sweep made.
+        return (_current_callback, ())
 
     def _run(self, trial) -> str:
         if trial.trial_id not in self.runs:
@@ -224,6 +270,14 @@ class TrackingCallback(tune.Callback):
 
     def close(self) -> None:
         self.bar.close()
+
+
+_live_callback: TrackingCallback | None = None
+
+
+def _current_callback() -> tune.Callback:
+    """The driver's TrackingCallback (what a pickled one becomes); a no-op outside a sweep."""
+    return _live_callback if _live_callback is not None else tune.Callback()
 
 
 def failure_reason(trial) -> str:
@@ -306,7 +360,9 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     spec_text = Path(spec_path).read_text()
     sweep_dir = Path(out) if out else SWEEPS_ROOT / spec.name
     sweeps_root = sweep_dir.resolve().parent
-    cache_root = Path(cache_dir) if cache_dir else sweeps_root / "cache"
+    # A URI (s3://, gs://) names a cache every node of a cluster shares, through pyarrow; keep it as is.
+    cache_root = cache_dir if cache_dir and "://" in cache_dir else str(
+        (Path(cache_dir) if cache_dir else sweeps_root / "cache").resolve())
     uri = tracking_uri or default_uri(sweeps_root)
     tune_path = sweep_dir.resolve() / TUNE_DIR
     if resume and not tune.Tuner.can_restore(str(tune_path)):
@@ -314,12 +370,13 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     if not resume and tune_path.exists() and any(tune_path.iterdir()):
         raise UserError(f"--out: {sweep_dir} already holds a sweep (use --resume to continue it, or another --out)")
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    cache_root.mkdir(parents=True, exist_ok=True)
+    if "://" not in cache_root:
+        Path(cache_root).mkdir(parents=True, exist_ok=True)
 
     tracker = Tracker(uri, spec.experiment_name, spec.name, str(sweep_dir.resolve()))
     searcher, space, samples = search_setup(spec)
     resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
-        1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": str(cache_root.resolve()),
+        1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": cache_root,
         "tracking_uri": uri, "resume": resume}
     tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume,
                          "cache": use_cache}, {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)})
@@ -336,7 +393,7 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     t0 = time.time()
     try:
         trainable = tune.with_resources(
-            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=str(cache_root.resolve()),
+            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=cache_root,
                               use_cache=use_cache),
             {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
         )

@@ -64,6 +64,12 @@ class Tracker:
 
     # ------------------------------------------------------------------------------------ parent
     def start_sweep(self, params: dict[str, Any], artifacts: dict[str, str]) -> str:
+        # A parent run still RUNNING in this sweep folder belongs to a driver that died without
+        # closing it (SIGKILL, lost node); this invocation takes over, so record that one as KILLED.
+        for run in _all_pages(self.client.search_runs, [self.experiment_id],
+                              filter_string=f"tags.`{SWEEP_DIR}` = '{self.sweep_dir}' and tags.`{ROLE}` = 'sweep' "
+                                            "and attributes.status = 'RUNNING'"):
+            self.client.set_terminated(run.info.run_id, "KILLED")
         run = self.client.create_run(
             self.experiment_id,
             run_name=self.sweep_name,

@@ -191,6 +191,9 @@ class Target(_Frozen):
     """Cap on evaluation examples per language (default: all)."""
     retrieval_layer: int = -1
     """Hidden layer mean-pooled for BUCC/Tatoeba (-1: last; XTREME used 14 of XLM-R Large's 24)."""
+    freeze_embeddings: bool = False
+    """Keep the (multilingual) embedding layer fixed while fine-tuning on English, so the words of
+    other languages stay where pretraining put them (Artetxe et al. 2020)."""
 
 
 class Probes(_Frozen):

@@ -99,6 +99,11 @@ class SynthConfig:
         except (TypeError, ValueError):
             weights = (("?", math.nan),)
         object.__setattr__(self, "corpus_lang_weights", weights)
+        # 0 and 0.0 must hash alike (the content hash is taken over the knobs' JSON).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
         self.validate()
 
     def validate(self) -> None:

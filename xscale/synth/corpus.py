@@ -19,7 +19,7 @@ from xscale.synth.languages import Realiser
 from xscale.synth.mr import COMMON, EVENT, NAME, NP, PRON, Clause, Profile, Sampler, Sentence
 from xscale.synth.world import FW, World, rng_for
 
-CORPUS_PROFILE = Profile(p_adj=0.3, p_loc=0.25, p_time=0.15, p_adv=0.12, p_neg=0.15, p_name=0.45, p_count=0.08,
+CORPUS_PROFILE = Profile(p_adj=0.4, p_loc=0.35, p_time=0.2, p_adv=0.15, p_neg=0.15, p_name=0.45, p_count=0.08,
                          p_category=0.1, p_prop=0.15, p_isa=0.08, p_two=0.15, p_intj=0.03)
 P_REUSE = 0.5
 """Probability that a subject is one of the document's salient entities (topic coherence)."""

@@ -8,13 +8,14 @@ its target task's label logic (see `SynthConfig.task_overlap`).
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 
 from xscale.synth.languages import Realiser, question_np
 from xscale.synth.mr import (COMMON, EVENT, FRONT_LOC, FRONT_TIME, NAME, NP, PRON, PROP, WH_LOC, WH_OBJ,
                              WH_SUBJ, WH_TIME, WH_YN, Clause, Profile, Sampler, Sentence, np_type, same_np)
-from xscale.synth.world import FW, NAMED_TYPES, YEARS, World
+from xscale.synth.world import FW, YEARS, World
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
 
@@ -59,49 +60,63 @@ NLI_OPS_OWN = {ENTAILMENT: ("identity", "synonym"), NEUTRAL: ("drop",),
 """Label logic: how the premise is built from the hypothesis (target tasks, and intermediate-only)."""
 
 PREMISE_EXTRA_WORDS = (1, 2, 3)
-"""The premise is longer than the hypothesis by one of these (uniform, for every label)."""
-_FALLBACK_EXTRA_WORDS = (0, 4, -1, 5, -2, 6)
+"""The premise is longer than the hypothesis by one of these when every label can reach it."""
 _FALLBACK_OPS = {ENTAILMENT: "identity", NEUTRAL: "unrelated", CONTRADICTION: "negation"}
-"""An edit that applies to every hypothesis, tried last, so the hypothesis never depends on the label."""
+"""An edit that applies to every hypothesis, so the hypothesis never depends on the label."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """An edited premise and the label-neutral modifiers it may be padded with (word cost each)."""
+
+    premise: Clause
+    padding: tuple[tuple[str, object, int], ...]
+    lengths: dict[int, list[tuple[int, ...]]]
+    """English length -> the subsets of `padding` (as index tuples) that reach it."""
+
+    def padded(self, rng: random.Random, length: int) -> Clause:
+        changes = {}
+        for i in rng.choice(self.lengths[length]):
+            field, value, _ = self.padding[i]
+            changes[field] = value
+        return replace(self.premise, **changes)
 
 
 def nli_item(world: World, en: Realiser, rng: random.Random, label: int, topic: int, shared: bool) -> PairItem:
     """An NLI pair: the hypothesis is sampled first (so it alone says nothing about the label), then
     the premise is derived from it by the label's logic and padded with extra, label-neutral modifiers.
 
-    The premise's extra length is one that every label can reach from this hypothesis, and premises
-    for all three labels are built with the same random stream, so (in English) the lengths of the
+    Candidate premises are built for all three labels from the same random stream, and the premise
+    length is drawn from the lengths that every label can reach, so (in English) the lengths of the
     pair say nothing about the label either."""
     s = Sampler(world, rng, NLI_PROFILE)
     hyp = s.event(topic) if rng.random() < 0.85 else s.prop(topic)
     ops = NLI_OPS_TARGET if shared else NLI_OPS_OWN
     hyp_len = len(en.clause(hyp, "c0"))
-    extras = list(PREMISE_EXTRA_WORDS)
-    rng.shuffle(extras)
-    for extra in extras + list(_FALLBACK_EXTRA_WORDS):
-        premises = [_premise(s, en, ops[lab] + (_FALLBACK_OPS[lab],), hyp, hyp_len + extra, topic) for lab in range(3)]
-        if all(p is not None for p in premises):
-            return PairItem(Sentence((premises[label],)), Sentence((hyp,)), label)
-    for extra in extras + list(_FALLBACK_EXTRA_WORDS) + list(range(7, 15)):  # settle for this label's
-        premise = _premise(s, en, ops[label] + (_FALLBACK_OPS[label],), hyp, hyp_len + extra, topic)
-        if premise is not None:
-            return PairItem(Sentence((premise,)), Sentence((hyp,)), label)
-    raise RuntimeError("no NLI premise found")
+    candidates = [_premise_candidates(s, en, ops[lab] + (_FALLBACK_OPS[lab],), hyp, topic) for lab in range(3)]
+    reach = [set().union(*(c.lengths for c in cands)) for cands in candidates]
+    common = sorted(set.intersection(*reach))
+    preferred = [n for n in common if n - hyp_len in PREMISE_EXTRA_WORDS]
+    if preferred or common:
+        length = rng.choice(preferred or common)
+    else:  # rare: no length suits every label; take this label's closest to the preferred extras
+        length = min(sorted(reach[label]), key=lambda n: abs(n - hyp_len - 2))
+    chosen = rng.choice([c for c in candidates[label] if length in c.lengths])
+    return PairItem(Sentence((chosen.padded(rng, length),)), Sentence((hyp,)), label)
 
 
-def _premise(s: Sampler, en: Realiser, ops: tuple[str, ...], hyp: Clause, want: int, topic: int) -> Clause | None:
-    """A premise made from `hyp` by one of `ops` (the last is the fallback) with `want` English words."""
-    head = list(ops[:-1])
-    s.rng.shuffle(head)
-    for op in head + [ops[-1]]:
+def _premise_candidates(s: Sampler, en: Realiser, ops: tuple[str, ...], hyp: Clause, topic: int) -> list[_Candidate]:
+    """One candidate premise per applicable op (the fallback op always applies)."""
+    out = []
+    for op in ops:
+        edited = None
         for _ in range(3):
             edited = _nli_edit(s, op, hyp, topic)
-            if edited is None:
-                continue
-            premise = _pad(s, en, edited[0], want, edited[1], topic)
-            if premise is not None:
-                return premise
-    return None
+            if edited is not None:
+                break
+        if edited is not None:
+            out.append(_padding(s, en, edited[0], edited[1], topic))
+    return out
 
 
 _NP_SLOTS = ("subj", "obj", "loc")
@@ -154,18 +169,12 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
             noun = world.nouns[rng.choice(noun.children)]
         return replace(h, **{slot: replace(np, ref=noun.id, key=rng.choice(noun.keys))}), ()
     if op == "generalise":
-        options = [(slot, np) for slot, np in _nps(h) if np.kind == NAME or
-                   (np.kind == COMMON and world.nouns[np.ref].level > 0)]
+        options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and world.nouns[np.ref].level > 0]
         if not options:
             return None
         slot, np = rng.choice(options)
-        if np.kind == NAME:
-            top = world.nouns[world.type_noun[world.entities[np.ref].type]]
-            general = NP(COMMON, top.id, top.keys[0], (), False)
-        else:
-            parent = world.nouns[world.nouns[np.ref].parent]
-            general = replace(np, ref=parent.id, key=rng.choice(parent.keys))
-        return replace(h, **{slot: general}), ()
+        parent = world.nouns[world.nouns[np.ref].parent]
+        return replace(h, **{slot: replace(np, ref=parent.id, key=rng.choice(parent.keys))}), ()
     if op == "unrelated":
         # Another event about the same subject: the hypothesis is neither supported nor contradicted.
         etype = np_type(world, h.subj) if h.subj.kind in (NAME, COMMON) else "any"
@@ -185,10 +194,12 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
                 return None
         return p, ()
     if op == "drop":
-        options = [("adv",)] if h.adv >= 0 else []
-        if h.loc is not None:
+        # Under negation, leaving out an adjunct is no longer neutral ("did not eat it in the park"
+        # does not say whether she ate it elsewhere), so only adjectives are dropped then.
+        options = [("adv",)] if h.adv >= 0 and not h.neg else []
+        if h.loc is not None and not h.neg:
             options.append(("loc",))
-        if h.year:
+        if h.year and not h.neg:
             options.append(("time",))
         for slot, np in _nps(h):
             if np.adjs:
@@ -206,7 +217,8 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
         return replace(h, **{slot: replace(getattr(h, slot), adjs=())}), ("adj:" + slot,)
     if op == "adj_antonym":
         if h.kind == PROP:
-            return replace(h, pred=_antonym_adj(s, h.pred)), ()
+            # "is not big" and "is not small" are compatible: only affirmative predicates clash.
+            return (replace(h, pred=_antonym_adj(s, h.pred)), ()) if not h.neg else None
         options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and np.adjs and np.definite]
         if not options:
             return None
@@ -216,7 +228,7 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
         if h.kind != EVENT:
             return None
         verb = world.verbs[world.verb_of_key[h.pred]]
-        if verb.antonym < 0:
+        if verb.antonym < 0 or h.neg:
             return None
         return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys)), ()
     raise ValueError(op)
@@ -235,41 +247,30 @@ def _antonym_adj(s: Sampler, key: int) -> int:
     return s.rng.choice(s.world.adjectives[meaning.antonym].keys)
 
 
-def _pad(s: Sampler, en: Realiser, p: Clause, want: int, blocked: tuple[str, ...], topic: int) -> Clause | None:
-    """`p` with extra modifiers so that its English realisation has exactly `want` words, or None."""
+def _padding(s: Sampler, en: Realiser, p: Clause, blocked: tuple[str, ...], topic: int) -> _Candidate:
+    """The modifiers that may be added to premise `p` without changing the label, and the English
+    lengths their subsets reach (an adverb or adjective is one word, a year `in YEAR`, a place `in` + NP)."""
     world, rng = s.world, s.rng
-    have = len(en.clause(p, "c0"))
-    if have > want:
-        return None
-    slots = []
-    if p.kind == EVENT:
-        slots += [slot for slot in ("adv", "time", "loc") if slot not in blocked]
+    options: list[tuple[str, object, int]] = []
+    if p.kind == EVENT and not p.neg:
+        # Adjuncts added under negation would change what is denied (see `drop`).
+        if p.adv < 0 and world.adverbs and "adv" not in blocked:
+            options.append(("adv", rng.choice(world.adverbs), 1))
+        if not p.year and "time" not in blocked:
+            options.append(("year", rng.choice(YEARS), 2))
+        if p.loc is None and "loc" not in blocked:
+            loc = s.np("place", topic, adj=False)
+            options.append(("loc", loc, 1 + len(en.np(loc, "loc", -1))))
     for slot, np in _nps(p):
         if np.kind == COMMON and not np.adjs and world.adj_by_type[world.nouns[np.ref].type] \
                 and "adj:" + slot not in blocked:
-            slots.append("adj:" + slot)
-    rng.shuffle(slots)
-    for slot in slots:
-        if have == want:
-            break
-        if slot == "adv" and p.adv < 0 and world.adverbs:
-            trial = replace(p, adv=rng.choice(world.adverbs))
-        elif slot == "time" and not p.year:
-            trial = replace(p, year=rng.choice(YEARS))
-        elif slot == "loc" and p.loc is None:
-            trial = replace(p, loc=s.np("place", topic, adj=False))
-        elif slot.startswith("adj:"):
-            name = slot[4:]
-            np = getattr(p, name)
-            if np is None or np.adjs:
-                continue
-            trial = replace(p, **{name: replace(np, adjs=(s.adjective(world.nouns[np.ref].type),))})
-        else:
-            continue
-        n = len(en.clause(trial, "c0"))
-        if n <= want:
-            p, have = trial, n
-    return p if have == want else None
+            options.append((slot, replace(np, adjs=(s.adjective(world.nouns[np.ref].type),)), 1))
+    base = len(en.clause(p, "c0"))
+    lengths: dict[int, list[tuple[int, ...]]] = {}
+    for size in range(len(options) + 1):
+        for subset in itertools.combinations(range(len(options)), size):
+            lengths.setdefault(base + sum(options[i][2] for i in subset), []).append(subset)
+    return _Candidate(p, tuple(options), lengths)
 
 
 # -------------------------------------------------------------------------------------- paraphrases
@@ -457,13 +458,17 @@ def sst_item(world: World, rng: random.Random, label: int, topic: int) -> Senten
     else:
         adj = rng.choice(adjectives)
         etype = rng.choice(sorted(adj.types))
-        c = replace(s.prop(topic, etype), pred=rng.choice(adj.keys))
+        c = s.prop(topic, etype)
+        # An attributive adjective of the same scale ("the good X is bad") would muddle the label.
+        if any(world.adj_of_key[a] in (adj.id, adj.antonym) for a in c.subj.adjs):
+            c = replace(c, subj=replace(c.subj, adjs=()))
+        c = replace(c, pred=rng.choice(adj.keys))
     return Sentence((replace(c, neg=neg),))
 
 
 # ---------------------------------------------------------------------------------------- sequences
 
-TAGGING_PROFILE = Profile(p_adj=0.35, p_loc=0.3, p_time=0.15, p_adv=0.2, p_neg=0.2, p_name=0.45, p_count=0.12,
+TAGGING_PROFILE = Profile(p_adj=0.45, p_loc=0.4, p_time=0.25, p_adv=0.2, p_neg=0.2, p_name=0.45, p_count=0.12,
                           p_category=0.1, p_prop=0.15, p_isa=0.05, p_two=0.25, p_intj=0.05)
 CCG_OWN_PROFILE = Profile(p_adj=0.45, p_loc=0.2, p_time=0.2, p_adv=0.25, p_neg=0.25, p_name=0.35, p_count=0.15,
                           p_category=0.1, p_prop=0.25, p_isa=0.08, p_two=0.4, p_intj=0.05)
@@ -661,7 +666,7 @@ def choice_item(world: World, rng: random.Random, label: int, topic: int) -> Cho
 
 # ---------------------------------------------------------------------------------------- retrieval
 
-RETRIEVAL_PROFILE = Profile(p_adj=0.35, p_loc=0.3, p_time=0.2, p_adv=0.15, p_neg=0.15, p_name=0.45,
+RETRIEVAL_PROFILE = Profile(p_adj=0.45, p_loc=0.4, p_time=0.25, p_adv=0.15, p_neg=0.15, p_name=0.45,
                             p_count=0.08, p_prop=0.15, p_isa=0.05, p_two=0.2, p_intj=0.02)
 
 

@@ -24,57 +24,57 @@ class LanguageSpec:
 
     code: str
     description: str
-    order: str
+    syllables: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+    """Onsets, nuclei and codas of the language's pseudo-words ("" allowed)."""
+    order: str = "SVO"
     """Clause word order: "SVO", "VSO" or "SOV"."""
-    adj_after_noun: bool
-    articles: bool
-    postpositions: bool
-    case_markers: bool
+    adj_after_noun: bool = False
+    articles: bool = True
+    postpositions: bool = False
+    case_markers: bool = False
     """Subject and object NPs are followed by separate case-marker tokens (`nom`, `acc`)."""
-    question_particle: bool
+    question_particle: bool = False
     """Questions are marked by the particle `q` instead of the auxiliary `did`."""
-    reverse: bool
+    reverse: bool = False
     """The English token order reversed (the floor of transfer)."""
-    loans_from_en: bool
-    onsets: tuple[str, ...]
-    nuclei: tuple[str, ...]
-    codas: tuple[str, ...]
+    loans_from_en: bool = False
+    """Borrows `loanword_fraction` of its content words from `en`, spelled as in `en`."""
 
 
-def _s(text: str) -> tuple[str, ...]:
-    return tuple("" if t == "-" else t for t in text.split())
+def _syllables(onsets: str, nuclei: str, codas: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Space-separated inventories; "-" stands for the empty string."""
+    def split(text: str) -> tuple[str, ...]:
+        return tuple("" if t == "-" else t for t in text.split())
+    return split(onsets), split(nuclei), split(codas)
 
 
 LANGUAGE_SPECS: dict[str, LanguageSpec] = {
     "en": LanguageSpec(
         "en", "English-like: SVO, articles, adjective before noun, prepositions, English function words",
-        "SVO", False, True, False, False, False, False, False,
-        _s("b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sh sk sl sp st sw t th tr v w"),
-        _s("a e i o u ai ea ee oa oo ou"), _s("- - b ck d ft g k l m mp n nd ng nt p r rd rn s sh st t x")),
+        _syllables("b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sh sk sl sp st sw t th tr v w",
+                   "a e i o u ai ea ee oa oo ou", "- - b ck d ft g k l m mp n nd ng nt p r rd rn s sh st t x")),
     "clone": LanguageSpec(
         "clone", "English grammar with a new lexicon (the ceiling of transfer)",
-        "SVO", False, True, False, False, False, False, False,
-        _s("k z v ts dz q kh gh zl vr kr"), _s("ae oe y ui aa ii"), _s("- - k z x q zk")),
+        _syllables("k z v ts dz q kh gh zl vr kr", "ae oe y ui aa ii", "- - k z x q zk")),
     "near": LanguageSpec(
         "near", "English grammar, adjective after noun, new lexicon with loanwords from en",
-        "SVO", True, True, False, False, False, False, True,
-        _s("b d f g l m n p r s t v gn"), _s("a e i o u ia io ue"), _s("- - - n s r l")),
+        _syllables("b d f g l m n p r s t v gn", "a e i o u ia io ue", "- - - n s r l"),
+        adj_after_noun=True, loans_from_en=True),
     "vso": LanguageSpec(
         "vso", "verb-subject-object, adjective after noun, prepositions, question particle",
-        "VSO", True, True, False, False, True, False, False,
-        _s("bh dh gh mh ll rh c f sg"), _s("ao ei ua iu oi"), _s("- dd ch th nn")),
+        _syllables("bh dh gh mh ll rh c f sg", "ao ei ua iu oi", "- dd ch th nn"),
+        order="VSO", adj_after_noun=True, question_particle=True),
     "sov": LanguageSpec(
         "sov", "subject-object-verb, no articles, postpositions, case-marker tokens, question particle",
-        "SOV", False, False, True, True, True, False, False,
-        _s("k s t n h m y r w g z d b p sh ch ts"), _s("a i u e o"), _s("- - - n")),
+        _syllables("k s t n h m y r w g z d b p sh ch ts", "a i u e o", "- - - n"),
+        order="SOV", articles=False, postpositions=True, case_markers=True, question_particle=True),
     "inv": LanguageSpec(
         "inv", "English word order reversed, new lexicon (the floor of transfer)",
-        "SVO", False, True, False, False, False, True, False,
-        _s("sk tl xh pt fn"), _s("ä ö ü å ø"), _s("- lk rx")),
+        _syllables("sk tl xh pt fn", "ä ö ü å ø", "- lk rx"), reverse=True),
 }
 """The closed registry of languages (keys are the language codes of `config.LANGUAGES`)."""
 
-_NAME_SYLLABLES = (_s("b d f g h j k l m n p r s t v z"), _s("a e i o u ia"), _s("- - - n l r s"))
+_NAME_SYLLABLES = _syllables("b d f g h j k l m n p r s t v z", "a e i o u ia", "- - - n l r s")
 """Syllables of the shared spellings of names (capitalised)."""
 
 
@@ -135,7 +135,7 @@ def build_lexicons(world: World, config: SynthConfig, seed: int) -> dict[str, Le
     for code in (c for c in LANGUAGE_SPECS if c in config.languages):
         spec = LANGUAGE_SPECS[code]
         rng = rng_for(seed, "lexicon", code)
-        maker = _WordMaker((spec.onsets, spec.nuclei, spec.codas), rng, used)
+        maker = _WordMaker(spec.syllables, rng, used)
         en = lexicons.get("en")
         forms: list[str | None] = []
         for key, kind in enumerate(world.key_kind):

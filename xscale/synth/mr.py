@@ -8,7 +8,7 @@ are treated as immutable once built; edits go through `dataclasses.replace`.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from xscale.synth.world import FW, NAMED_TYPES, QUANTITIES, YEARS, World
 
@@ -66,9 +66,9 @@ class Sentence:
 class Profile:
     """Probabilities that shape sampled MRs (tasks use different profiles)."""
 
-    p_adj: float = 0.3
-    p_loc: float = 0.25
-    p_time: float = 0.15
+    p_adj: float = 0.4
+    p_loc: float = 0.35
+    p_time: float = 0.2
     p_adv: float = 0.12
     p_neg: float = 0.15
     p_name: float = 0.45
@@ -147,8 +147,8 @@ class Sampler:
 
     def prop(self, topic: int, etype: str | None = None) -> Clause:
         etype = etype or self.rng.choice(("person", "animal", "food", "artifact", "place", "artifact"))
-        subj = self.np(etype, topic, adj=False)
-        return Clause(PROP, subj, self.adjective(etype), neg=self.rng.random() < self.profile.p_neg)
+        subj = self.np(etype, topic)
+        return Clause(PROP, subj, self.adjective(etype, avoid=subj.adjs), neg=self.rng.random() < self.profile.p_neg)
 
     def isa(self, topic: int) -> Clause:
         rng, world = self.rng, self.world
@@ -178,9 +178,3 @@ class Sampler:
             return Sentence((first, self.clause(topic)), conn, intj)
         return Sentence((first,), -1, intj)
 
-
-def with_clause(sentence: Sentence, clause: Clause, index: int = 0) -> Sentence:
-    """`sentence` with clause `index` replaced."""
-    clauses = list(sentence.clauses)
-    clauses[index] = clause
-    return replace(sentence, clauses=tuple(clauses))

@@ -141,7 +141,6 @@ class World:
     noun_of_key: dict[int, int]
     adj_of_key: dict[int, int]
     verb_of_key: dict[int, int]
-    type_noun: dict[str, int]
     concept_tables: dict[tuple[str, int], Table]
     entity_tables: dict[tuple[str, int], Table]
     verb_tables: dict[tuple[str, int], Table]
@@ -228,7 +227,6 @@ def build_world(config: SynthConfig, seed: int) -> World:
         noun_of_key={k: n.id for n in nouns for k in n.keys},
         adj_of_key={k: a.id for a in adjectives for k in a.keys},
         verb_of_key={k: v.id for v in verbs for k in v.keys},
-        type_noun={n.type: n.id for n in nouns if n.level == 0},
         concept_tables=concept_tables, entity_tables=entity_tables, verb_tables=verb_tables,
         adj_by_type=adj_by_type, topic_anchor=tuple(topic_anchor))
 

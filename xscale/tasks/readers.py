@@ -302,7 +302,9 @@ def read_squad_json(path: str | Path) -> datasets.Dataset:
     """SQuAD-format JSON (SQuAD v1.1/v2.0, XQuAD, MLQA, TyDiQA-GoldP), one row per question.
 
     Contexts and answers are kept verbatim so that `answer_start` stays a valid character
-    offset; unanswerable SQuAD v2.0 questions get empty answer lists.
+    offset; unanswerable SQuAD v2.0 questions get empty answer lists. Ids must be unique for the
+    QA metrics, which match predictions to answers by id: a repeated id (some TyDiQA-GoldP
+    exports number the questions of each article from 0) gets `-N` added, N being the row number.
     """
     path = Path(path)
     try:
@@ -313,12 +315,17 @@ def read_squad_json(path: str | Path) -> datasets.Dataset:
     except (json.JSONDecodeError, KeyError, TypeError):
         raise _data_error(path, None, "not SQuAD-format JSON (expected {'data': [...]})") from None
     rows: dict[str, list] = {k: [] for k in ("id", "title", "context", "question", "answers")}
+    seen: set[str] = set()
     for article in articles:
         title = article.get("title", "")
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = [] if qa.get("is_impossible") else qa["answers"]
-                rows["id"].append(str(qa["id"]))
+                qid = str(qa["id"])
+                while qid in seen:
+                    qid = f"{qid}-{len(rows['id'])}"
+                seen.add(qid)
+                rows["id"].append(qid)
                 rows["title"].append(title)
                 rows["context"].append(paragraph["context"])
                 rows["question"].append(qa["question"])
@@ -706,20 +713,25 @@ def _match(folder: Path, patterns: tuple[str, ...], names: dict[str, str]) -> li
     return []
 
 
-def load_local(task: str, path: str | Path, lang: str, split: str) -> datasets.Dataset:
-    """Read one task/language/split from local files in the original format (see module doc)."""
+def _local_arguments(task: str, path: str | Path, lang: str, split: str, strict: bool) -> list[list[Path] | None] | None:
+    """The files per reader argument of one task/language/split (None per absent optional file).
+
+    A missing file is a UserError when `strict`, else the answer is None.
+    """
     info = get_task(task)
-    _check_lang(info, lang)
     layout = LOCAL_LAYOUT[task]
+    if not strict and (lang not in info.languages or split not in layout.splits):
+        return None
+    _check_lang(info, lang)
     file_split = _check_split(task, layout, split)
-    reader = LOCAL_READERS[info.local_reader]
     root = Path(path)
-    extra = (lang,) if layout.needs_lang else ()
     if root.is_file():
         if len(layout.files) > 1:
             raise UserError(f"{task}: path must be a folder (the task reads several files): {root}")
-        return reader(root, *extra)
+        return [[root]]
     if not root.is_dir():
+        if not strict:
+            return None
         raise UserError(f"{task}: local data path does not exist: {root}")
     folder = root / layout.folder if (root / layout.folder).is_dir() else root
     names = {"split": file_split, "hub_split": split, "lang": lang, "lang3": TATOEBA_CODES.get(lang, lang)}
@@ -728,17 +740,45 @@ def load_local(task: str, path: str | Path, lang: str, split: str) -> datasets.D
         found = _match(folder, patterns, names)
         optional = layout.optional_last and position == len(layout.files) - 1
         if not found and not optional:
+            if not strict:
+                return None
             expected = " or ".join(p.format(**names) for p in patterns)
             raise UserError(f"{task}: no {expected} in {folder} (lang={lang}, split={split})")
         if len(found) > 1 and not layout.pooled:
             raise UserError(f"{task}: several files match in {folder}: {', '.join(p.name for p in found)}")
         arguments.append(found or None)
+    return arguments
+
+
+def local_files(task: str, path: str | Path, lang: str, split: str) -> list[Path]:
+    """Every file that `load_local` would read for this task/language/split; [] when any required
+    file is missing (ANLI+'s MNLI/SNLI train siblings are not listed)."""
+    arguments = _local_arguments(task, path, lang, split, strict=False)
+    return [f for files in arguments or () for f in files or ()]
+
+
+def has_local(task: str, path: str | Path, lang: str, split: str) -> bool:
+    """Whether `load_local(task, path, lang, split)` finds its files (never raises for a missing file)."""
+    return _local_arguments(task, path, lang, split, strict=False) is not None
+
+
+def load_local(task: str, path: str | Path, lang: str, split: str) -> datasets.Dataset:
+    """Read one task/language/split from local files in the original format (see module doc)."""
+    info = get_task(task)
+    layout = LOCAL_LAYOUT[task]
+    reader = LOCAL_READERS[info.local_reader]
+    extra = (lang,) if layout.needs_lang else ()
+    arguments = _local_arguments(task, path, lang, split, strict=True)
+    root = Path(path)
+    if root.is_file():
+        return reader(root, *extra)
     if layout.pooled:
         parts = [reader(p, *extra) for p in arguments[0]]
         dataset = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     else:
         dataset = reader(*(a[0] if a else None for a in arguments), *extra)
     if task == "anli" and split == "train":
+        folder = root / layout.folder if (root / layout.folder).is_dir() else root
         dataset = _anli_plus_local(dataset, folder.parent)
     return dataset
 
@@ -827,6 +867,32 @@ def _hub_error(info: TaskInfo, config: str | None, lang: str, split: str, why: s
     )
 
 
+def hub_unavailable() -> str | None:
+    """Why the Hub cannot be used for a dataset that is not cached yet, or None when it can.
+
+    None too when the libraries started offline: they then serve cached copies and fail fast
+    on anything else.
+    """
+    if _libraries_offline():
+        return None
+    import huggingface_hub.constants
+
+    if _offline_requested():
+        return "offline mode is set (HF_HUB_OFFLINE) and it is not cached"
+    proxied = any(os.environ.get(v) for v in _PROXY_VARS)
+    endpoint = huggingface_hub.constants.ENDPOINT
+    if not proxied and not _hub_reachable(endpoint):
+        return f"{endpoint} is unreachable (set HF_HUB_OFFLINE=1 to use a cached copy)"
+    return None
+
+
+def hub_error(task: str, lang: str, split: str, why: str) -> UserError:
+    """The UserError `load_hub` raises for this task/language/split: names the dataset and how to
+    point at local files instead."""
+    info = get_task(task)
+    return _hub_error(info, info.hub_config_for(lang), lang, split, why)
+
+
 def load_hub(task: str, lang: str, split: str) -> datasets.Dataset:
     """Load one task/language/split from the Hub in the registry's schema.
 
@@ -839,18 +905,9 @@ def load_hub(task: str, lang: str, split: str) -> datasets.Dataset:
     config = info.hub_config_for(lang)
     if info.hub_id is None:
         raise UserError(f"{task}: no Hub source ({info.license_note}); use load_local")
-    if not _libraries_offline():
-        import huggingface_hub.constants
-
-        if _offline_requested():
-            raise _hub_error(
-                info, config, lang, split, "offline mode is set (HF_HUB_OFFLINE) and it is not cached"
-            )
-        proxied = any(os.environ.get(v) for v in _PROXY_VARS)
-        endpoint = huggingface_hub.constants.ENDPOINT
-        if not proxied and not _hub_reachable(endpoint):
-            why = f"{endpoint} is unreachable (set HF_HUB_OFFLINE=1 to use a cached copy)"
-            raise _hub_error(info, config, lang, split, why)
+    why = hub_unavailable()
+    if why:
+        raise _hub_error(info, config, lang, split, why)
     try:
         dataset = _load_hub_rows(info, config, lang, split)
     except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as err:

@@ -1,0 +1,25 @@
+"""`make bench` at smoke size, so the benchmark suite cannot rot (numbers are not asserted: timings here are noise)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_smoke(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    figs = res["figures"]
+    assert set(figs) >= {"loop", "padding", "overhead", "cache", "parallelism", "cost_scaling"}
+    assert all(r["ratio"] > 0 and r["cpu_efficiency"] > 0 for r in figs["loop"]["rows"])
+    assert all(0 <= r["grouped"] <= r["random"] + 1e-9 for r in figs["padding"]["rows"])
+    # Without the cache every trial pretrains; with it, once per size.
+    assert figs["cache"]["pretrain_runs_no_cache"] == 2 and figs["cache"]["pretrain_runs_cached"] == 1
+    assert [r["cells"] for r in figs["cost_scaling"]] == [1, 2]
+    assert "padding waste" in proc.stdout and "stage cache" in proc.stdout

@@ -1,0 +1,69 @@
+"""Fixtures for the real-data tests: the slices in ../shared/realdata and one benchmark over them.
+
+The benchmark is xtreme_local.yaml's, built once per session in a temporary cache (its on-the-fly
+tokenizer, materialised datasets and text corpus are reused by every test here).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xscale import benchmark
+from xscale.spec import load_spec
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_SPEC = REPO / "search_spaces" / "xtreme_local.yaml"
+XLMR_SPEC = REPO / "search_spaces" / "xtreme_xlmr.yaml"
+# Less text than a real run trains the tokenizer on, to keep the session short (same code path).
+TEST_TEXT_CHARS_PER_FILE = 40_000
+
+
+def realdata_root() -> Path:
+    """`$XSCALE_REALDATA`, else `<repo>/../shared/realdata` (whether or not it exists)."""
+    configured = os.environ.get("XSCALE_REALDATA")
+    return Path(configured) if configured else REPO.parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real data slices, or a skip that says where they were looked for."""
+    root = realdata_root()
+    if not root.is_dir():
+        pytest.skip(
+            f"real data slices not found at {root} (set XSCALE_REALDATA or place them at "
+            "<repo>/../shared/realdata)"
+        )
+    return root
+
+
+def local_spec(realdata: Path, **target):
+    """xtreme_local.yaml with its paths resolved and the data folder set to `realdata`."""
+    spec = benchmark.resolve_spec(load_spec(LOCAL_SPEC), LOCAL_SPEC)
+    spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": str(realdata)})})
+    if target:
+        spec = spec.model_copy(update={"target": spec.target.model_copy(update=target)})
+    return spec
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("xscale-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _small_tokenizer_corpus():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(benchmark, "TEXT_CHARS_PER_FILE", TEST_TEXT_CHARS_PER_FILE)
+        yield
+
+
+@pytest.fixture(scope="session")
+def spec(realdata):
+    return local_spec(realdata)
+
+
+@pytest.fixture(scope="session")
+def bench(spec, cache_root):
+    """The local benchmark of xtreme_local.yaml (evaluation capped as in the spec)."""
+    return benchmark.make(spec, cache_root)

@@ -1,0 +1,117 @@
+"""The checks of `xscale synth check` that train models: real transfer, graded languages, retrieval.
+
+They run the project's own pipeline (`xscale.pipeline.run_trial`) on a generated benchmark:
+a small XLM-R-architecture encoder is pretrained with MLM on the benchmark's corpus within a CPU
+budget, fine-tuned on English, and evaluated zero-shot; the same model fine-tuned from random
+initialisation is the no-transfer reference.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from xscale.synth.check import CheckRow
+
+TRANSFER_LANGS = ("clone", "near", "vso", "sov")
+TRANSFER_TASKS = {"xnli": "accuracy", "udpos": "f1"}
+TRANSFER_MIN_GAIN = 15.0
+"""Points by which pretraining must beat random initialisation, averaged over tasks and TRANSFER_LANGS."""
+ENGLISH_MIN = 85.0
+"""English score (points) the fine-tuned pretrained model must reach on each transfer task."""
+PRETRAIN_MAX_SECONDS = 300.0
+"""CPU budget (one thread) of the check's pretraining run."""
+RETRIEVAL_MIN = 5.0
+"""Mean-centred Tatoeba-like accuracy@1 (points) after pretraining; chance is 100/n_pairs (0.2 for 500)."""
+
+# The check's model and budget: `s` has ~1.4M parameters (0.6M outside the embeddings).
+CHECK_SIZE = "s"
+CHECK_PRETRAIN_TOKENS = 2_000_000
+CHECK_FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens: int, size: str):
+    from xscale.spec import parse_spec
+
+    return parse_spec({
+        "benchmark": {"kind": "synthetic", "preset": preset, "seed": seed},
+        "model": {"size": size, "max_seq_len": 64},
+        "pretrain": {"pretrain_tokens": pretrain_tokens, "max_seq_len": 64, "batch_size": 32,
+                     "checkpoint_fraction": {"grid": list(CHECK_FRACTIONS)}},
+        "intermediate": {"task": "none"},
+        "target": {"tasks": list(targets), "epochs": 3, "max_eval_examples": 1000},
+        "probes": {"after": ["pretrain"], "max_pairs": 500},
+        "optim": {"lr": 1e-3, "batch_size": 32},
+        "seed": seed,
+    }, name="synth-check")
+
+
+def _run(spec, bench, cache, fraction: float) -> dict[str, float]:
+    from xscale.pipeline import run_trial
+
+    point = {**spec.cells()[0], "pretrain.checkpoint_fraction": fraction}
+    return run_trial(spec, point, cache, bench, report=lambda m, s: None, log=lambda m: None)
+
+
+def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_tokens: int = CHECK_PRETRAIN_TOKENS,
+                 ) -> list[CheckRow]:
+    """Transfer, graded-language and retrieval rows for one generated benchmark."""
+    from xscale.benchmark import SyntheticBenchmark
+    from xscale.cache import StageCache
+    from xscale.synth.io import read_manifest
+
+    import datasets
+    import torch
+
+    datasets.disable_progress_bars()
+    torch.set_num_threads(1)
+    preset = read_manifest(bench_dir)["preset"]
+    bench = SyntheticBenchmark(bench_dir)
+    cache = StageCache(Path(bench_dir).parent / "check-cache")
+    spec = check_spec(seed, preset, tuple(TRANSFER_TASKS) + ("tatoeba",), pretrain_tokens, size)
+    pre = _run(spec, bench, cache, 1.0)
+    scratch = _run(spec, bench, cache, 0.0)
+    retrieval_only = check_spec(seed, preset, ("tatoeba",), pretrain_tokens, size)
+    by_fraction = {f: _run(retrieval_only, bench, cache, f) for f in CHECK_FRACTIONS[:-1]}
+    by_fraction[1.0] = pre
+
+    rows = []
+    pretrain_seconds = _pretrain_seconds(cache)
+    rows.append(CheckRow("transfer/pretrain_cpu_seconds", seed, pretrain_seconds, PRETRAIN_MAX_SECONDS,
+                         pretrain_seconds <= PRETRAIN_MAX_SECONDS))
+    gains = []
+    for task, metric in TRANSFER_TASKS.items():
+        en = pre[f"target/{task}/en/{metric}"]
+        rows.append(CheckRow(f"transfer/{task}/en/{metric}", seed, en, ENGLISH_MIN, en >= ENGLISH_MIN))
+        for lang in TRANSFER_LANGS:
+            gains.append(pre[f"target/{task}/{lang}/{metric}"] - scratch[f"target/{task}/{lang}/{metric}"])
+    gain = float(np.mean(gains))
+    rows.append(CheckRow("transfer/gain_over_random_init", seed, gain, TRANSFER_MIN_GAIN, gain >= TRANSFER_MIN_GAIN))
+
+    def lang_score(lang: str) -> float:
+        return float(np.mean([pre[f"target/{t}/{lang}/{m}"] for t, m in TRANSFER_TASKS.items()]))
+
+    order = [("clone", "near"), ("near", "vso"), ("near", "sov"), ("vso", "inv"), ("sov", "inv")]
+    for hi, lo in order:
+        diff = lang_score(hi) - lang_score(lo)
+        rows.append(CheckRow(f"graded/{hi}>={lo}", seed, diff, 0.0, diff >= 0.0))
+
+    centred = [by_fraction[f]["align/pretrain/retrieval/avg/accuracy"] for f in CHECK_FRACTIONS]
+    raw = by_fraction[1.0]["align/pretrain/retrieval/avg/accuracy_raw"]
+    rows.append(CheckRow("retrieval/centred_accuracy", seed, centred[-1], RETRIEVAL_MIN, centred[-1] >= RETRIEVAL_MIN))
+    rows.append(CheckRow("retrieval/raw_accuracy (reported)", seed, raw, 0.0, True))
+    growth = centred[-1] - centred[0]
+    rows.append(CheckRow(f"retrieval/growth_{CHECK_FRACTIONS[0]:g}->1.0_of_pretraining", seed, growth, 0.0,
+                         growth > 0 and all(b >= a - 1.0 for a, b in zip(centred, centred[1:]))))
+    return rows
+
+
+def _pretrain_seconds(cache) -> float:
+    """Compute time of the check's pretraining run, from its cache entry."""
+    import json
+
+    seconds = [json.loads(p.read_text()).get("compute_seconds", math.nan)
+               for p in Path(cache.root, "pretrain").glob("*/entry.json")]
+    return max(seconds) if seconds else math.nan
