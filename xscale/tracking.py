@@ -58,7 +58,9 @@ class Tracker:
             # Keep artifacts beside the database, not in ./mlruns of whatever folder we run from.
             artifacts = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
         try:
-            return self.client.create_experiment(name, artifact_location=artifacts)
+            # The kind tag makes the MLflow UI open on the runs table, not on the GenAI traces page.
+            return self.client.create_experiment(name, artifact_location=artifacts,
+                                                 tags={"mlflow.experimentKind": "custom_model_development"})
         except MlflowException:
             return self.client.get_experiment_by_name(name).experiment_id  # created concurrently
 
