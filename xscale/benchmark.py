@@ -20,9 +20,9 @@ data that a folder like `../shared/realdata` only partly has:
   XNLI, PAWS-X, XQuAD and MLQA are translations of one another. Halves keep groups of rows whole
   (a premise with its hypotheses, a PAWS sentence with its paraphrases, a context with its
   questions) and follow the English file's groups in every language (by row for line-aligned
-  files, by question id for QA). Where the English dev score and the
-  English evaluation read the same rows (PAN-X `dev-en`, a halved file) that is English only:
-  model selection never sees the zero-shot languages.
+  files, by question id for QA). Where the English dev score and the English evaluation read the
+  same rows (PAN-X `dev-en`, a halved file) that is English only: model selection never sees the
+  zero-shot languages.
 - Tatoeba: the alignment probes take the last `probes.max_pairs` pairs per language (at most half);
   Tatoeba accuracy is measured on the pairs before them, so the two never share a sentence.
 - BUCC: the threshold is chosen on the dev files and F1 measured on the test files. Without a
@@ -45,6 +45,7 @@ import math
 import os
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,7 +53,7 @@ from pathlib import Path
 from datasets import Dataset, concatenate_datasets
 
 from xscale.errors import UserError
-from xscale.spec import HUB_SIZES, NO_INTERMEDIATE, Choice, Grid, Spec
+from xscale.spec import HUB_SIZES, Choice, Grid, Spec
 from xscale.spec import Benchmark as BenchmarkSpec
 from xscale.tasks.registry import TASKS, TaskInfo, get_task
 
@@ -275,7 +276,7 @@ class HubDatasets:
         why = self._readers.hub_unavailable()
         if why:
             raise self._readers.hub_error(task.name, lang, "validation", why)
-        if self._readers._libraries_offline():
+        if self._readers.offline_mode():
             self._readers.load_hub(task.name, lang, "validation")
 
 
@@ -380,17 +381,22 @@ def tokenizer_source(spec: Spec) -> str | None:
     return HUB_SIZES[hub[0]] if hub else None
 
 
+def intermediate_tasks(spec: Spec) -> list[str]:
+    """The intermediate tasks a sweep may train (every value of the axis, multi-task ones split)."""
+    names = [n for value in _axis_values(spec.intermediate.task) for n in str(value).split("+")]
+    return [n for n in dict.fromkeys(names) if n in TASKS]
+
+
 def tasks_used(spec: Spec) -> list[str]:
     """Every task whose data a sweep reads: intermediate and target tasks, the tasks that train the
-    targets, and Tatoeba for the alignment probes."""
-    names: list[str] = []
-    for value in _axis_values(spec.intermediate.task):
-        names += [n for n in str(value).split("+") if n != NO_INTERMEDIATE]
+    targets, and Tatoeba when the alignment probes run."""
+    names = intermediate_tasks(spec)
     for name in spec.target.tasks:
         names.append(name)
         if TASKS[name].train_task:
             names.append(TASKS[name].train_task)
-    names.append(PROBE_TASK)
+    if spec.probes.after:
+        names.append(PROBE_TASK)
     return [n for n in dict.fromkeys(names) if n in TASKS]
 
 
@@ -450,11 +456,13 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     return tok
 
 
-def _fast_tokenizer(path: Path):
+def _fast_tokenizer(tokenizer_json: str):
+    """A `transformers` fast tokenizer over a `tokenizers` JSON, with XLM-R's special tokens."""
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_file=str(path), model_input_names=["input_ids", "attention_mask"],
-                                   **_SPECIAL_TOKENS)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json),
+                                   model_input_names=["input_ids", "attention_mask"], **_SPECIAL_TOKENS)
 
 
 class RealBenchmark:
@@ -467,6 +475,8 @@ class RealBenchmark:
         self.cache_root = Path(cache_root)
         self.only_languages = spec.benchmark.languages
         self.tasks = tasks_used(spec)
+        self.intermediate = intermediate_tasks(spec)
+        self.targets = tuple(spec.target.tasks)
         self.max_pairs = spec.probes.max_pairs
         self.eval_cap = spec.target.max_eval_examples
         self.tokenizer_source = tokenizer_source(spec)
@@ -489,7 +499,8 @@ class RealBenchmark:
         for name in self.tasks:
             for lang in get_task(name).languages:
                 if self._wanted(lang):
-                    parts += [Part(name, lang, s) for s in ("train", "validation", "test") if self.source.has(name, lang, s)]
+                    splits = ("train", "validation", "test")
+                    parts += [Part(name, lang, s) for s in splits if self.source.has(name, lang, s)]
         return parts
 
     @cached_property
@@ -500,24 +511,27 @@ class RealBenchmark:
     @cached_property
     def key(self) -> str:
         """Content id of the data and tokenizer (part of every stage's cache key)."""
-        tok = self.tokenizer_source or hashlib.sha256(self._tokenizer_file.read_bytes()).hexdigest()
+        tok = self.tokenizer_source or hashlib.sha256(self._tokenizer_json.encode()).hexdigest()
         return f"{self.kind}:" + _sha([self._inventory_key, self.only_languages, tok])[:32]
 
     def check(self) -> None:
-        """Fail fast on missing data: every task must have English training data (targets that are
-        trained) and at least one evaluation language (targets)."""
-        for name in self.tasks:
+        """Fail fast on missing data: intermediate tasks need English training data, target tasks
+        that train need it too, and every target needs an evaluation language."""
+        for name in self.intermediate:
+            self._plan(get_task(name))
+        for name in self.targets:
             task = get_task(name)
-            if task.role == "target":
-                if task.train_task:
-                    self._plan(task)
-                if not self.languages(task):
-                    hint = (" (it has no Hub source: set benchmark.path to a folder laid out like "
-                            "../shared/realdata that holds its files)") if self.kind == "hub" and not task.hub_id else ""
-                    raise UserError(f"{name}: no evaluation data in {self.source.describe()} for "
-                                    f"{', '.join(l for l in task.languages if self._wanted(l))}{hint}")
-            elif name != PROBE_TASK and task.role == "intermediate":
+            if task.train_task:
                 self._plan(task)
+            if not self.languages(task):
+                hint = ""
+                if self.kind == "hub" and not task.hub_id:
+                    hint = (" (it has no Hub source: set benchmark.path to a folder laid out like "
+                            "../shared/realdata that holds its files)")
+                raise UserError(f"{name}: no evaluation data in {self.source.describe()} for "
+                                f"{', '.join(lang for lang in task.languages if self._wanted(lang))}{hint}")
+        if PROBE_TASK in self.tasks and not self.languages(get_task(PROBE_TASK)):
+            self._warn(f"alignment probes: no Tatoeba files in {self.source.describe()}, so no align/* metrics")
 
     # -- tokenizer and corpus
 
@@ -525,23 +539,25 @@ class RealBenchmark:
     def tokenizer(self):
         if self.tokenizer_source:
             return load_pretrained_tokenizer(self.tokenizer_source)
-        return _fast_tokenizer(self._tokenizer_file)
+        return _fast_tokenizer(self._tokenizer_json)
 
     @cached_property
-    def _tokenizer_file(self) -> Path:
-        """The on-the-fly tokenizer, trained once per data and vocabulary size and kept under the cache."""
+    def _tokenizer_json(self) -> str:
+        """The on-the-fly tokenizer, trained once per data and vocabulary size and kept under the
+        cache (read once, so the tokenizer and `key` always agree)."""
         key = _sha([self._inventory_key, TOKENIZER_VOCAB_SIZE, "bpe-metaspace-nfkc"])[:24]
         path = self.cache_root / "tokenizers" / f"{key}.json"
-        if not path.exists():
-            texts = list(self._texts()["text"])
-            log.warning("benchmark: training a %d-token BPE tokenizer on %d texts (%d characters) of the %s data",
-                        TOKENIZER_VOCAB_SIZE, len(texts), sum(map(len, texts)), self.kind)
-            tok = train_tokenizer(texts, TOKENIZER_VOCAB_SIZE)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(tok.to_str(), encoding="utf-8")
-            os.replace(tmp, path)
-        return path
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+        texts = self._texts()["text"][:]
+        log.warning("benchmark: training a %d-token BPE tokenizer on %d texts (%d characters) of the %s data",
+                    TOKENIZER_VOCAB_SIZE, len(texts), sum(map(len, texts)), self.kind)
+        text = train_tokenizer(texts, TOKENIZER_VOCAB_SIZE).to_str()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return text
 
     def _texts(self) -> Dataset:
         """Sentences of every file in the inventory (all languages, `TEXT_CHARS_PER_FILE` each),
@@ -747,14 +763,15 @@ def resolve_spec(spec: Spec, spec_file: str | Path) -> Spec:
     return spec.model_copy(update=updates) if updates else spec
 
 
-def prepare_spec(spec: Spec, spec_file: str | Path, cache_root: Path) -> Spec:
+def prepare_spec(spec: Spec, spec_file: str | Path, cache_root: Path | None = None) -> Spec:
     """Resolve the spec's paths and check its real data before a sweep starts: a missing folder, a
     task without data, an unusable Hub or an unloadable pretrained tokenizer is a UserError here
-    rather than a failure in every trial."""
+    rather than a failure in every trial. Nothing is trained or materialised (`cache_root` only
+    names where the benchmark would keep its files; default: the temporary folder)."""
     spec = resolve_spec(spec, spec_file)
     if spec.benchmark.kind == "synthetic":
         return spec
-    bench = make(spec, cache_root)
+    bench = make(spec, Path(cache_root) if cache_root else Path(tempfile.gettempdir()) / "xscale-cache")
     if bench.tokenizer_source:
         bench.tokenizer  # noqa: B018 - loads (or fails fast) once on the driver
     return spec

@@ -7,6 +7,7 @@ returns every metric. Metric keys follow ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -41,7 +42,6 @@ class Context:
     point: dict[str, Any]
     cache: StageCache
     bench: Any
-    report: Report
     log: Log
     metrics: dict[str, float] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -101,37 +101,33 @@ def load_encoder(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
 # ------------------------------------------------------------------------------------------ pretrain
 
 
-def _mlm_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Pack the corpus prefix of `tokens` tokens into sequences (documents joined by </s>), in order."""
+def _token_stream(ctx: Context) -> Iterator[int]:
+    """The corpus as one stream of token ids, documents separated by </s>, in corpus order."""
     tok = ctx.tokenizer
     corpus = ctx.bench.corpus_texts()
-    body = seq_len - 2
-    buf: list[int] = []
-    seqs: list[list[int]] = []
-    used = 0
     for start in range(0, len(corpus), 512):
-        texts = corpus[start : start + 512]["text"]
-        for ids in tok(texts, add_special_tokens=False)["input_ids"]:
-            buf.extend(ids + [tok.sep_token_id])
-            while len(buf) >= body:
-                seqs.append([tok.cls_token_id] + buf[:body] + [tok.sep_token_id])
-                buf = buf[body:]
-                used += body
-                if used >= tokens:
-                    break
-            if used >= tokens:
-                break
-        if used >= tokens:
-            break
-    if used < tokens:
-        raise ValueError(f"pretrain.pretrain_tokens={tokens} exceeds the corpus ({used} tokens); "
-                         "lower it or raise the benchmark's corpus_tokens")
+        for ids in tok(corpus[start : start + 512]["text"], add_special_tokens=False)["input_ids"]:
+            yield from ids
+            yield tok.sep_token_id
+
+
+def _mlm_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Masked batches over the corpus prefix of `tokens` tokens, packed into `seq_len` sequences."""
+    tok = ctx.tokenizer
+    body = seq_len - 2
+    stream = _token_stream(ctx)
+    seqs = []
+    for _ in range(math.ceil(tokens / body)):
+        chunk = list(itertools.islice(stream, body))
+        if len(chunk) < body:
+            raise ValueError(f"pretrain.pretrain_tokens={tokens} exceeds the corpus; "
+                             "lower it or raise the benchmark's corpus_tokens")
+        seqs.append([tok.cls_token_id, *chunk, tok.sep_token_id])
     data = torch.tensor(seqs, dtype=torch.long)
     gen = torch.Generator().manual_seed(ctx.seed)
     while True:
         for s in range(0, len(data) - batch_size + 1, batch_size):
-            ids = data[s : s + batch_size]
-            yield mask_tokens(ids, tok, ctx.spec.pretrain.mask_prob, gen)
+            yield mask_tokens(data[s : s + batch_size], tok, ctx.spec.pretrain.mask_prob, gen)
 
 
 def mask_tokens(ids: torch.Tensor, tok, prob: float, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -438,7 +434,7 @@ def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -
 
 def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, report: Report, log: Log) -> dict[str, float]:
     """Run every stage of one grid point; returns the final metrics (also passed to `report`)."""
-    ctx = Context(spec, point, cache, bench, report, log)
+    ctx = Context(spec, point, cache, bench, log)
     t0 = time.perf_counter()
 
     config, state, key = pretrain_stage(ctx)

@@ -26,6 +26,7 @@ from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.search.optuna import OptunaSearch
 from tqdm import tqdm
 
+from xscale.benchmark import prepare_spec
 from xscale.errors import UserError
 from xscale.spec import AXIS_FIELDS, Choice, IntRange, LogUniform, Spec, Uniform, cell_id, load_spec
 from xscale.tracking import Tracker, default_uri
@@ -65,18 +66,21 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
         extra = {f"cache/computed/{k}": v for k, v in computed.items()}
         tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
         if stage == hooks.get("kill_worker_after_stage"):
-            _kill_worker_once(hooks)
+            _kill_worker_once()
 
     final = run_trial(spec, point, cache, bench, report, log=lambda msg: print(msg, flush=True))
     report(final, "done")
 
 
-# Fault-injection hooks for tests/cluster, read by the trial (not the pipeline) and removed from
-# `spec.debug` before the pipeline sees it, so they do not change any stage's cache key:
-#   kill_worker_after_stage + kill_marker: SIGKILL the trial's worker process right after it reports
-#     that stage, once per marker file (the retry finds the marker and runs on);
-#   nan_only_for: {axis: value, ...}: `nan_after_steps` applies only to trials at that point.
-_TRIAL_HOOKS = ("kill_worker_after_stage", "kill_marker", "nan_only_for")
+# Fault-injection hooks for tests/cluster, read by the trial (not the pipeline, which only knows
+# `nan_after_steps`/`pretrain_nan_after_steps`) and removed from `spec.debug` before the pipeline sees
+# it, so that they change no stage's cache key:
+#   kill_worker_after_stage: SIGKILL the trial's worker process right after it reports that stage, on
+#     the trial's first attempt only (a marker file in the trial's Tune folder, which Tune copies
+#     into the sweep folder; on one machine, as in tests, a retry finds it);
+#   only_for: {axis: value, ...}: every debug setting applies only to trials at that point of the grid.
+_TRIAL_HOOKS = ("kill_worker_after_stage", "only_for")
+KILL_MARKER = "xscale-debug-killed"
 
 
 def _trial_hooks(spec: Spec, config: dict[str, Any]) -> tuple[Spec, dict[str, Any]]:
@@ -84,17 +88,16 @@ def _trial_hooks(spec: Spec, config: dict[str, Any]) -> tuple[Spec, dict[str, An
         return spec, {}
     debug = dict(spec.debug)
     hooks = {k: debug.pop(k) for k in _TRIAL_HOOKS if k in debug}
-    if "kill_worker_after_stage" in hooks and not hooks.get("kill_marker"):
-        raise ValueError("debug.kill_worker_after_stage needs debug.kill_marker (a file path)")
-    only = hooks.get("nan_only_for")
-    if only is not None and any(config.get(k) != v for k, v in only.items()):
-        debug.pop("nan_after_steps", None)
+    if any(config.get(k) != v for k, v in hooks.get("only_for", {}).items()):
+        debug, hooks = {}, {}
     return spec.model_copy(update={"debug": debug}), hooks
 
 
-def _kill_worker_once(hooks: dict[str, Any]) -> None:
+def _kill_worker_once() -> None:
+    trial_dir = Path(tune.get_context().get_trial_dir())
+    trial_dir.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(hooks["kill_marker"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(trial_dir / KILL_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
     os.write(fd, f"{os.getpid()}\n".encode())
@@ -358,22 +361,29 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     """Run (or resume) a sweep; returns the process exit code."""
     spec = load_spec(spec_path)
     spec_text = Path(spec_path).read_text()
-    sweep_dir = Path(out) if out else SWEEPS_ROOT / spec.name
+    # --out may be a URI (s3://, gs://): Tune keeps the sweep state there, so another head can resume
+    # it; the driver's log, the default MLflow store and the default cache stay under sweeps/<name>/.
+    out_uri = out.rstrip("/") if out and "://" in out else None
+    sweep_dir = Path(out) if out and not out_uri else SWEEPS_ROOT / spec.name
+    storage = out_uri or str(sweep_dir.resolve())
     sweeps_root = sweep_dir.resolve().parent
     # A URI (s3://, gs://) names a cache every node of a cluster shares, through pyarrow; keep it as is.
     cache_root = cache_dir if cache_dir and "://" in cache_dir else str(
         (Path(cache_dir) if cache_dir else sweeps_root / "cache").resolve())
     uri = tracking_uri or default_uri(sweeps_root)
-    tune_path = sweep_dir.resolve() / TUNE_DIR
-    if resume and not tune.Tuner.can_restore(str(tune_path)):
+    # Resolve relative data paths and check real data before Ray starts: trials run in their own
+    # folders, and a missing dataset must be one clear error, not a failure in every trial.
+    spec = prepare_spec(spec, spec_path, None if "://" in str(cache_root) else Path(cache_root))
+    tune_path = f"{storage}/{TUNE_DIR}"
+    if resume and not tune.Tuner.can_restore(tune_path):
         raise UserError(f"--resume: no sweep state to resume in {tune_path} (run without --resume first)")
-    if not resume and tune_path.exists() and any(tune_path.iterdir()):
-        raise UserError(f"--out: {sweep_dir} already holds a sweep (use --resume to continue it, or another --out)")
+    if not resume and _holds_files(tune_path):
+        raise UserError(f"--out: {storage} already holds a sweep (use --resume to continue it, or another --out)")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     if "://" not in cache_root:
         Path(cache_root).mkdir(parents=True, exist_ok=True)
 
-    tracker = Tracker(uri, spec.experiment_name, spec.name, str(sweep_dir.resolve()))
+    tracker = Tracker(uri, spec.experiment_name, spec.name, storage)
     searcher, space, samples = search_setup(spec)
     resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
         1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": cache_root,
@@ -382,7 +392,7 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
                          "cache": use_cache}, {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)})
     total = resolved["trials"]
     print(f"xscale sweep {spec.name}: {len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s), "
-          f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {sweep_dir}")
+          f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {storage}")
     print(f"  MLflow: {uri} (experiment {spec.experiment_name}); stage cache: "
           f"{cache_root if use_cache else 'off (--no-cache)'}")
 
@@ -398,11 +408,11 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
             {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
         )
         run_config = tune.RunConfig(
-            name=TUNE_DIR, storage_path=str(sweep_dir.resolve()), verbose=0, callbacks=[callback],
+            name=TUNE_DIR, storage_path=storage, verbose=0, callbacks=[callback],
             failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
         )
         if resume:
-            tuner = tune.Tuner.restore(str(tune_path), trainable, resume_unfinished=True, resume_errored=False)
+            tuner = tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=False)
         else:
             tuner = tune.Tuner(
                 trainable,
@@ -440,6 +450,13 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
               + (f" --out {out}" if out else "") + "`")
         return 130
     return 0 if finished else 1
+
+
+def _holds_files(path: str) -> bool:
+    import pyarrow.fs as pafs
+
+    fs, path = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    return bool(fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
 
 
 def _scheduler(spec: Spec):

@@ -168,8 +168,8 @@ def write_spec(tmp: Path, name: str, base: str = "tiny.yaml", **changes: Any) ->
     return path
 
 
-def sweep_cmd(spec: Path, tmp: Path, cache: Path, *extra: str) -> list[str]:
-    return [PY, "-m", "xscale.cli", "sweep", str(spec), "--out", str(tmp / "out"), "--tracking-uri",
+def sweep_cmd(spec: Path, tmp: Path, cache: Path | str, *extra: str, out: str | None = None) -> list[str]:
+    return [PY, "-m", "xscale.cli", "sweep", str(spec), "--out", out or str(tmp / "out"), "--tracking-uri",
             f"sqlite:///{tmp / 'mlflow.db'}", "--cache-dir", str(cache), *extra]
 
 

@@ -6,23 +6,29 @@ import re
 import pytest
 
 from clusterlib import sweep_cmd, tail, trial_runs, write_spec
+from xscale.sweep import KILL_MARKER
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 def test_killed_worker_is_retried_from_the_cache(procs, tmp_path, cache_dir):
-    marker = tmp_path / "killed.pid"
-    spec = write_spec(tmp_path, "workerkill", debug={"kill_worker_after_stage": "intermediate", "kill_marker": str(marker)},
-                      resources={"max_failures": 1})
-    code = procs.run(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "2"), "sweep.log", timeout=240)
+    # The fraction-0.3 trial SIGKILLs its own worker process right after reporting its intermediate
+    # stage, on its first attempt only (xscale.sweep.trial_main's test hook).
+    spec = write_spec(tmp_path, "workerkill", resources={"max_failures": 1}, debug={
+        "kill_worker_after_stage": "intermediate", "only_for": {"intermediate.fraction": 0.3}})
+    # --out as a URI (file:// takes the pyarrow path that s3:// and gs:// take): Tune state goes there.
+    out = f"file://{tmp_path / 'out'}"
+    code = procs.run(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "2", out=out), "sweep.log", timeout=240)
     assert code == 0, tail(tmp_path / "sweep.log")
-    assert marker.exists(), "the kill hook never fired"
+    # The marker sits in the trial's Tune folder (Tune copies it into the sweep folder).
+    assert len(list(tmp_path.rglob(KILL_MARKER))) == 1, "the kill hook should fire exactly once"
 
     # Tune saw the worker die once (error.txt of that trial) and retried it to the end.
     trial_dirs = sorted(p for p in (tmp_path / "out" / "tune").iterdir() if p.is_dir())
     assert len(trial_dirs) == 2
     killed = [d for d in trial_dirs if (d / "error.txt").exists()]
     assert len(killed) == 1, [d.name for d in trial_dirs]
+    assert "intermediate_fraction=0.3" in killed[0].name
     assert "Failure # 1" in (killed[0] / "error.txt").read_text()
 
     # The retry found pretraining and intermediate training in the cache: its reports count only the
@@ -47,3 +53,5 @@ def test_killed_worker_is_retried_from_the_cache(procs, tmp_path, cache_dir):
     runs = trial_runs(tmp_path, "xscale-workerkill")
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
     assert all(r.data.metrics["cache/computed/target"] == 3 for r in runs)
+    assert {r.data.tags["xscale.sweep_dir"] for r in runs} == {out}
+    assert (tmp_path / "sweeps" / "workerkill" / "driver.log").exists()  # local beside a URI --out

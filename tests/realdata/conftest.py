@@ -52,10 +52,17 @@ def cache_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _small_tokenizer_corpus():
+def _small_and_single_threaded():
+    """A smaller tokenizer corpus, and one torch thread: tiny models on a shared machine run several
+    times faster without intra-op threads competing for cores (as trials run, `resources.torch_threads`)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(benchmark, "TEXT_CHARS_PER_FILE", TEST_TEXT_CHARS_PER_FILE)
         yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

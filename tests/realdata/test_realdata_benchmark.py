@@ -83,15 +83,19 @@ def test_bucc_threshold_half_and_scoring_half_split_source_ids(bench, caplog):
     with caplog.at_level(logging.WARNING, logger="xscale.benchmark"):
         val, test = uncapped.test(bucc, "zh", "validation"), uncapped.test(bucc, "zh", "test")
     assert any("bucc: no labelled test file for zh" in r.message for r in caplog.records)
-    src = lambda ds: {i for i, lang in zip(list(ds["id"]), list(ds["lang"])) if lang != "en"}  # noqa: E731
-    eng = lambda ds: {i for i, lang in zip(list(ds["id"]), list(ds["lang"])) if lang == "en"}  # noqa: E731
+    def ids(ds, english: bool) -> set:
+        cols = ds.select_columns(["id", "lang"]).to_dict()
+        return {i for i, lang in zip(cols["id"], cols["lang"]) if (lang == "en") == english}
+
+    src = lambda ds: ids(ds, english=False)  # noqa: E731
+    eng = lambda ds: ids(ds, english=True)  # noqa: E731
     assert not src(val) & src(test) and len(src(val)) + len(src(test)) == 8624
     assert eng(val) == eng(test) and len(eng(val)) == 13589  # every English sentence is a candidate in both
-    gold = [g for g in list(val["gold"]) + list(test["gold"]) if g]
+    gold = [g for g in val["gold"][:] + test["gold"][:] if g]
     assert len(gold) == 257
     capped = bench.test(bucc, "zh", "test")  # capped: first source sentences + their gold + distractors
     kept_en = eng(capped)
-    assert all(g in kept_en for g, lang in zip(list(capped["gold"]), list(capped["lang"])) if lang != "en" and g)
+    assert all(g in kept_en for g, lang in zip(capped["gold"][:], capped["lang"][:]) if lang != "en" and g)
 
 
 def test_on_the_fly_tokenizer_has_xlmr_special_tokens_and_is_cached(bench, spec, cache_root, monkeypatch):

@@ -44,6 +44,14 @@ def test_relative_benchmark_path_resolves_against_the_spec_folder(tmp_path):
     absolute = parse_spec({"benchmark": {"kind": "local", "path": str(tmp_path / "data")}, "model": {"size": "xs"},
                            "target": {"tasks": ["xnli"]}})
     assert benchmark.resolve_spec(absolute, tmp_path / "specs" / "x.yaml") is absolute
+    # A model.hub_id naming a folder beside the spec is a local model; a Hub id stays as it is.
+    (tmp_path / "specs" / "models" / "xlmr").mkdir(parents=True)
+    local_model = parse_spec({"benchmark": {"kind": "local", "path": str(tmp_path / "data")},
+                              "model": {"hub_id": "models/xlmr"}, "target": {"tasks": ["xnli"]}})
+    resolved = benchmark.resolve_spec(local_model, tmp_path / "specs" / "x.yaml")
+    assert resolved.model.hub_id == str(tmp_path / "specs" / "models" / "xlmr")
+    hub_model = local_model.model_copy(update={"model": local_model.model.model_copy(update={"hub_id": "org/model"})})
+    assert benchmark.resolve_spec(hub_model, tmp_path / "specs" / "x.yaml").model.hub_id == "org/model"
 
 
 def test_missing_local_folder_is_a_user_error(tmp_path):

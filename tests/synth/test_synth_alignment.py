@@ -177,3 +177,13 @@ def test_nli_hypothesis_does_not_depend_on_the_label(tiny_ctx):
         hyps = {en.text(it.nli_item(tiny_ctx.world, en, rng_for(0, "t", i), label, 0, True).second)
                 for label in range(3)}
         assert len(hyps) == 1
+
+
+def test_nli_premise_length_rarely_depends_on_the_label(tiny_ctx):
+    en = tiny_ctx.realisers["en"]
+    same = 0
+    for i in range(100):
+        lengths = {len(en.text(it.nli_item(tiny_ctx.world, en, rng_for(0, "t", i), label, 0, True).first).split())
+                   for label in range(3)}
+        same += len(lengths) == 1
+    assert same >= 90

@@ -280,7 +280,7 @@ class Objective(_Frozen):
 class Spec(_Frozen):
     """A sweep: the grid of scaling axes, the searched nuisance hyperparameters and the pipeline."""
 
-    name: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$")
+    name: str = Field("", pattern=r"^([A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")  # not . or ..
     """Sweep name (default: the file's stem); names the sweep folder."""
     description: str = ""
     """What this sweep is for."""

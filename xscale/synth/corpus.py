@@ -100,15 +100,18 @@ def _reuse(world: World, rng: random.Random, c: Clause, salient: list[NP], menti
 def _realise(realisers: dict[str, Realiser], lang: str, sentences: list[Sentence], rng: random.Random,
              switch_prob: float, languages: tuple[str, ...]) -> Row:
     realiser = realisers[lang]
+    forms = realiser.forms
     others = [realisers[x].forms for x in languages if x != lang]
+    random_ = rng.random
     words: list[str] = []
     for sentence in sentences:
-        for key, *_ in realiser.sentence(sentence):
-            form = realiser.forms[key]
+        for tok in realiser.sentence(sentence):
+            key = tok[0]
             # Code-switching: the same MR node in another language that has a word for it.
-            if others and rng.random() < switch_prob:
-                form = rng.choice(others)[key] or form
-            words.append(form)  # type: ignore[arg-type]
+            if others and random_() < switch_prob:
+                words.append(rng.choice(others)[key] or forms[key])  # type: ignore[arg-type]
+            else:
+                words.append(forms[key])  # type: ignore[arg-type]
     return Row(lang, " ".join(words), len(words))
 
 

@@ -41,7 +41,7 @@ class QAItem:
 
 @dataclass(frozen=True)
 class ChoiceItem:
-    """A context, the shared start of the next sentence, and candidate endings (hellaswag)."""
+    """A context and four candidate next sentences (hellaswag); rendering splits off their shared start."""
 
     context: tuple[Sentence, ...]
     endings: tuple[Sentence, ...]
@@ -53,7 +53,7 @@ class ChoiceItem:
 
 NLI_PROFILE = Profile(p_adj=0.35, p_loc=0.3, p_time=0.2, p_adv=0.15, p_neg=0.5, p_name=0.4, p_count=0.0,
                       p_category=0.25, p_prop=0.15)
-NLI_OPS_TARGET = {ENTAILMENT: ("identity", "synonym", "specialise"), NEUTRAL: ("drop", "generalise"),
+NLI_OPS_TARGET = {ENTAILMENT: ("identity", "synonym", "specialise", "contrary"), NEUTRAL: ("drop", "generalise"),
                   CONTRADICTION: ("negation", "adj_antonym", "verb_antonym")}
 NLI_OPS_OWN = {ENTAILMENT: ("identity", "synonym"), NEUTRAL: ("drop",),
                CONTRADICTION: ("negation", "verb_antonym")}
@@ -73,6 +73,8 @@ class _Candidate:
     padding: tuple[tuple[str, object, int], ...]
     lengths: dict[int, list[tuple[int, ...]]]
     """English length -> the subsets of `padding` (as index tuples) that reach it."""
+    fallback: bool
+    """Made by the label's fallback edit, used only when no other edit reaches the length."""
 
     def padded(self, rng: random.Random, length: int) -> Clause:
         changes = {}
@@ -101,21 +103,22 @@ def nli_item(world: World, en: Realiser, rng: random.Random, label: int, topic: 
         length = rng.choice(preferred or common)
     else:  # rare: no length suits every label; take this label's closest to the preferred extras
         length = min(sorted(reach[label]), key=lambda n: abs(n - hyp_len - 2))
-    chosen = rng.choice([c for c in candidates[label] if length in c.lengths])
+    fits = [c for c in candidates[label] if length in c.lengths]
+    chosen = rng.choice([c for c in fits if not c.fallback] or fits)
     return PairItem(Sentence((chosen.padded(rng, length),)), Sentence((hyp,)), label)
 
 
 def _premise_candidates(s: Sampler, en: Realiser, ops: tuple[str, ...], hyp: Clause, topic: int) -> list[_Candidate]:
-    """One candidate premise per applicable op (the fallback op always applies)."""
+    """Candidate premises from each applicable op (the fallback op always applies); a few unrelated
+    events, whose lengths vary, so that some length is reachable by every label."""
     out = []
     for op in ops:
-        edited = None
-        for _ in range(3):
-            edited = _nli_edit(s, op, hyp, topic)
-            if edited is not None:
-                break
-        if edited is not None:
-            out.append(_padding(s, en, edited[0], edited[1], topic))
+        for _ in range(2 if op == "unrelated" else 1):
+            for _ in range(3):
+                edited = _nli_edit(s, op, hyp, topic)
+                if edited is not None:
+                    out.append(_padding(s, en, edited[0], edited[1], topic, op == ops[-1]))
+                    break
     return out
 
 
@@ -133,6 +136,16 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
         return h, ()
     if op == "negation":
         return replace(h, neg=not h.neg), ()
+    if op == "contrary":
+        # "X is small" entails "X is not big"; "Ana hated it" entails "Ana did not love it".
+        if not h.neg:
+            return None
+        if h.kind == PROP:
+            return replace(h, pred=_antonym_adj(s, h.pred), neg=False), ()
+        verb = world.verbs[world.verb_of_key[h.pred]] if h.kind == EVENT else None
+        if verb is None or verb.antonym < 0 or verb.polarity == 0:
+            return None
+        return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys), neg=False), ()
     if op == "synonym":
         options = []
         keys = _pred_keys(world, h)
@@ -176,7 +189,25 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
         parent = world.nouns[world.nouns[np.ref].parent]
         return replace(h, **{slot: replace(np, ref=parent.id, key=rng.choice(parent.keys))}), ()
     if op == "unrelated":
-        # Another event about the same subject: the hypothesis is neither supported nor contradicted.
+        # The same participants under an unrelated predicate (neither synonym nor antonym): the
+        # hypothesis is neither supported nor contradicted.
+        if h.kind == PROP:
+            meaning = world.adjectives[world.adj_of_key[h.pred]]
+            taken = {meaning.id, meaning.antonym} | {world.adj_of_key[a] for a in h.subj.adjs}
+            taken |= {world.adjectives[m].antonym for m in list(taken)}
+            others = [a for a in world.adj_by_type[np_type(world, h.subj)] if a not in taken]
+            # Polarity is free too: "X is kind" says nothing about "X is not big".
+            neg = h.neg and rng.random() < 0.5
+            if others:
+                return replace(h, pred=rng.choice(world.adjectives[rng.choice(others)].keys), neg=neg), ()
+        elif h.kind == EVENT:
+            verb = world.verbs[world.verb_of_key[h.pred]]
+            others = [v for v in world.verbs if (v.subj, v.obj) == (verb.subj, verb.obj)
+                      and v.id not in (verb.id, verb.antonym)]
+            neg = h.neg and rng.random() < 0.5
+            if others:
+                return replace(h, pred=rng.choice(rng.choice(others).keys), neg=neg), ()
+        # No unrelated predicate of the same frame: another event about the same subject.
         etype = np_type(world, h.subj) if h.subj.kind in (NAME, COMMON) else "any"
         subj_type = etype if (etype, topic) in world.verb_tables else "any"
         for _ in range(8):
@@ -247,7 +278,8 @@ def _antonym_adj(s: Sampler, key: int) -> int:
     return s.rng.choice(s.world.adjectives[meaning.antonym].keys)
 
 
-def _padding(s: Sampler, en: Realiser, p: Clause, blocked: tuple[str, ...], topic: int) -> _Candidate:
+def _padding(s: Sampler, en: Realiser, p: Clause, blocked: tuple[str, ...], topic: int,
+             fallback: bool) -> _Candidate:
     """The modifiers that may be added to premise `p` without changing the label, and the English
     lengths their subsets reach (an adverb or adjective is one word, a year `in YEAR`, a place `in` + NP)."""
     world, rng = s.world, s.rng
@@ -270,7 +302,7 @@ def _padding(s: Sampler, en: Realiser, p: Clause, blocked: tuple[str, ...], topi
     for size in range(len(options) + 1):
         for subset in itertools.combinations(range(len(options)), size):
             lengths.setdefault(base + sum(options[i][2] for i in subset), []).append(subset)
-    return _Candidate(p, tuple(options), lengths)
+    return _Candidate(p, tuple(options), lengths, fallback)
 
 
 # -------------------------------------------------------------------------------------- paraphrases
@@ -375,8 +407,18 @@ def qqp_item(world: World, rng: random.Random, label: int, topic: int, shared: b
     s = Sampler(world, rng, QQP_PROFILE)
     for attempt in range(1000):
         # A topic with too few suitable verbs falls back to the whole world after a while.
-        c = s.event(topic if attempt < 500 else -1, subj_type=rng.choice(("person", "any")))
-        q = _question(s, c)
+        t = topic if attempt < 500 else -1
+        verb = world.verb_tables[(rng.choice(("person", "any")), t)].sample(rng)
+        if shared:
+            # Swaps need two arguments of one type, and a question that names both.
+            for _ in range(10):
+                if world.verbs[verb].subj == world.verbs[verb].obj:
+                    break
+                verb = world.verb_tables[("any", t)].sample(rng)
+        c = s.event(t, verb=verb)
+        if not _has_synonym(world, c):  # cheap early rejection
+            continue
+        q = _question(s, c, (WH_YN, WH_LOC) if shared else (WH_YN, WH_SUBJ, WH_OBJ, WH_LOC))
         synonyms = _synonym_edits(world, q)
         negatives = _swaps(world, Sentence((q,))) if shared else _substitutions(s, q, topic)
         if synonyms and negatives:
@@ -389,9 +431,10 @@ def qqp_item(world: World, rng: random.Random, label: int, topic: int, shared: b
     return PairItem(first, rng.choice(negatives) if shared else Sentence((rng.choice(negatives),)), 0)
 
 
-def _question(s: Sampler, c: Clause) -> Clause:
+def _question(s: Sampler, c: Clause, kinds: tuple[int, ...] = (WH_YN, WH_SUBJ, WH_OBJ, WH_LOC)) -> Clause:
     """`c` turned into a yes/no question or a question about one of its arguments or adjuncts."""
-    options = [WH_YN, WH_SUBJ] + ([WH_OBJ] if c.obj is not None else []) + ([WH_LOC] if c.loc else [])
+    options = [k for k in kinds if k in (WH_YN, WH_SUBJ) or (k == WH_OBJ and c.obj is not None)
+               or (k == WH_LOC and c.loc is not None)]
     wh = s.rng.choice(options)
     world = s.world
     c = replace(c, front=0, wh=wh)
@@ -402,6 +445,14 @@ def _question(s: Sampler, c: Clause) -> Clause:
     if wh == WH_LOC:
         return replace(c, loc=None)
     return c
+
+
+def _has_synonym(world: World, c: Clause) -> bool:
+    if len(_pred_keys(world, c)) > 1:
+        return True
+    return any(np.kind == COMMON and (len(world.nouns[np.ref].keys) > 1 or
+                                      any(len(world.adjectives[world.adj_of_key[a]].keys) > 1 for a in np.adjs))
+               for _, np in _nps(c))
 
 
 def _synonym_edits(world: World, c: Clause) -> list[Clause]:

@@ -114,7 +114,8 @@ def iob_tags(tokens: list[Tok]) -> list[str]:
 
 # --------------------------------------------------------------------------------------- features
 
-def _features(name: str):
+def features(name: str):
+    """The `datasets.Features` of task `name` (the Hub dataset's column names and types)."""
     from datasets import ClassLabel, Features, List, Value
 
     string, int32 = Value("string"), Value("int32")
@@ -141,10 +142,6 @@ def _features(name: str):
     return Features(table[name])
 
 
-def features(name: str):
-    """The `datasets.Features` of task `name` (the Hub dataset's column names and types)."""
-    return _features(name)
-
 
 # ------------------------------------------------------------------------------------------ tasks
 
@@ -157,8 +154,6 @@ class TaskDef:
 
     name: str
     role: str
-    counterpart: str
-    """The target task whose topics and label logic an intermediate item shares (itself for targets)."""
     n_labels: int
     make: Callable[[Ctx, random.Random, int, int, bool], Item]
     render: Callable[[Ctx, Item, str, str, int], dict[str, Any]]
@@ -271,46 +266,49 @@ def _en(ctx: Ctx) -> Realiser:
 
 
 TASKS: dict[str, TaskDef] = {
-    "mnli": TaskDef("mnli", "intermediate", "xnli", 3,
+    "mnli": TaskDef("mnli", "intermediate", 3,
                     lambda ctx, rng, label, topic, shared: it.nli_item(ctx.world, _en(ctx), rng, label, topic, shared),
                     _render_mnli),
-    "qqp": TaskDef("qqp", "intermediate", "pawsx", 2,
+    "qqp": TaskDef("qqp", "intermediate", 2,
                    lambda ctx, rng, label, topic, shared: it.qqp_item(ctx.world, rng, label, topic, shared),
                    _render_qqp),
-    "sst2": TaskDef("sst2", "intermediate", "xnli", 2,
+    "sst2": TaskDef("sst2", "intermediate", 2,
                     lambda ctx, rng, label, topic, shared: it.sst_item(ctx.world, rng, label, topic),
                     _render_sst2),
-    "squad": TaskDef("squad", "intermediate", "xquad", 0,
+    "squad": TaskDef("squad", "intermediate", 0,
                      lambda ctx, rng, label, topic, shared: it.qa_item(ctx.world, rng, topic, shared),
                      lambda ctx, item, lang, split, i: _render_qa(ctx, item, lang, split, i, "squad")),
-    "squad_v2": TaskDef("squad_v2", "intermediate", "xquad", 0,
+    "squad_v2": TaskDef("squad_v2", "intermediate", 0,
                         lambda ctx, rng, label, topic, shared: it.qa_item(
                             ctx.world, rng, topic, shared,
                             rng.random() >= ctx.config.squad_v2_unanswerable_fraction),
                         lambda ctx, item, lang, split, i: _render_qa(ctx, item, lang, split, i, "squad_v2")),
-    "hellaswag": TaskDef("hellaswag", "intermediate", "xnli", 4,
+    "hellaswag": TaskDef("hellaswag", "intermediate", 4,
                          lambda ctx, rng, label, topic, shared: it.choice_item(ctx.world, rng, label, topic),
                          _render_hellaswag),
-    "ccg": TaskDef("ccg", "intermediate", "udpos", 0,
+    "ccg": TaskDef("ccg", "intermediate", 0,
                    lambda ctx, rng, label, topic, shared: it.tagging_item(ctx.world, rng, topic, shared),
                    _render_ccg),
-    "xnli": TaskDef("xnli", "target", "xnli", 3,
+    "xnli": TaskDef("xnli", "target", 3,
                     lambda ctx, rng, label, topic, shared: it.nli_item(ctx.world, _en(ctx), rng, label, topic, True),
                     _render_nli),
-    "pawsx": TaskDef("pawsx", "target", "pawsx", 2,
+    "pawsx": TaskDef("pawsx", "target", 2,
                      lambda ctx, rng, label, topic, shared: it.paws_item(ctx.world, rng, label, topic),
                      _render_pawsx),
-    "udpos": TaskDef("udpos", "target", "udpos", 0,
+    "udpos": TaskDef("udpos", "target", 0,
                      lambda ctx, rng, label, topic, shared: it.tagging_item(ctx.world, rng, topic, True),
                      _render_udpos),
-    "panx": TaskDef("panx", "target", "panx", 3,
+    "panx": TaskDef("panx", "target", 3,
                     lambda ctx, rng, label, topic, shared: it.ner_item(ctx.world, rng, label, topic),
                     _render_panx),
-    "xquad": TaskDef("xquad", "target", "xquad", 0,
+    "xquad": TaskDef("xquad", "target", 0,
                      lambda ctx, rng, label, topic, shared: it.qa_item(ctx.world, rng, topic, True),
                      lambda ctx, item, lang, split, i: _render_qa(ctx, item, lang, split, i, "xquad")),
 }
-"""Tasks built from labelled items (tatoeba and bucc are built by `retrieval_splits`)."""
+"""Tasks built from items (tatoeba and bucc are built by `retrieval_splits`). With probability
+`task_overlap` an intermediate item takes its topic, and its label logic, from its target task:
+mnli from xnli, qqp from pawsx, squad and squad_v2 from xquad, ccg from udpos; sst2 and hellaswag
+share topics only."""
 
 INTERMEDIATE_TASKS: tuple[str, ...] = ("mnli", "qqp", "sst2", "squad", "squad_v2", "hellaswag", "ccg")
 TARGET_TASKS: tuple[str, ...] = ("xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc")

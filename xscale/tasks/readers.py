@@ -713,7 +713,9 @@ def _match(folder: Path, patterns: tuple[str, ...], names: dict[str, str]) -> li
     return []
 
 
-def _local_arguments(task: str, path: str | Path, lang: str, split: str, strict: bool) -> list[list[Path] | None] | None:
+def _local_arguments(
+    task: str, path: str | Path, lang: str, split: str, strict: bool
+) -> list[list[Path] | None] | None:
     """The files per reader argument of one task/language/split (None per absent optional file).
 
     A missing file is a UserError when `strict`, else the answer is None.
@@ -820,6 +822,12 @@ _HUB_SPLITS = {
 
 def _offline_requested() -> bool:
     return any(os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in _OFFLINE_VARS)
+
+
+def offline_mode() -> bool:
+    """Whether the Hub libraries run offline (HF_HUB_OFFLINE set when they were imported): then
+    only cached datasets load, and `load_hub` fails fast on the rest."""
+    return _libraries_offline()
 
 
 def _libraries_offline() -> bool:
