@@ -9,6 +9,7 @@ English dev data. The driver, not the trials, writes MLflow (see `TrackingCallba
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ TUNE_DIR = "tune"
 # ------------------------------------------------------------------------------------- the trial
 
 
-def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool) -> None:
+def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool, sweep_dir: str = "") -> None:
     """Ray Tune function trainable: run the pipeline for one point and report after each stage."""
     import datasets
     import torch
@@ -66,7 +67,7 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
         extra = {f"cache/computed/{k}": v for k, v in computed.items()}
         tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
         if stage == hooks.get("kill_worker_after_stage"):
-            _kill_worker_once()
+            _kill_worker_once(sweep_dir, config)
 
     final = run_trial(spec, point, cache, bench, report, log=lambda msg: print(msg, flush=True))
     report(final, "done")
@@ -75,9 +76,9 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
 # Fault-injection hooks for tests/cluster, read by the trial (not the pipeline, which only knows
 # `nan_after_steps`/`pretrain_nan_after_steps`) and removed from `spec.debug` before the pipeline sees
 # it, so that they change no stage's cache key:
-#   kill_worker_after_stage: SIGKILL the trial's worker process right after it reports that stage, on
-#     the trial's first attempt only (a marker file in the trial's Tune folder, which Tune copies
-#     into the sweep folder; on one machine, as in tests, a retry finds it);
+#   kill_worker_after_stage: SIGKILL the trial's worker process right after it reports that stage,
+#     once per grid point and sweep (a marker file in <sweep folder>/debug/, so a local sweep only;
+#     a retry, in a fresh or a reused actor, finds the marker and runs on);
 #   only_for: {axis: value, ...}: every debug setting applies only to trials at that point of the grid.
 _TRIAL_HOOKS = ("kill_worker_after_stage", "only_for")
 KILL_MARKER = "xscale-debug-killed"
@@ -93,11 +94,17 @@ def _trial_hooks(spec: Spec, config: dict[str, Any]) -> tuple[Spec, dict[str, An
     return spec.model_copy(update={"debug": debug}), hooks
 
 
-def _kill_worker_once() -> None:
-    trial_dir = Path(tune.get_context().get_trial_dir())
-    trial_dir.mkdir(parents=True, exist_ok=True)
+def _kill_worker_once(sweep_dir: str, config: dict[str, Any]) -> None:
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(sweep_dir) if "://" in sweep_dir else (pafs.LocalFileSystem(), sweep_dir)
+    if not root or not isinstance(fs, pafs.LocalFileSystem):
+        raise ValueError("debug.kill_worker_after_stage needs a local --out")
+    point = hashlib.sha256(cell_id({k: config[k] for k in AXIS_FIELDS}).encode()).hexdigest()[:16]
+    marker = Path(root) / "debug" / f"{KILL_MARKER}-{point}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(trial_dir / KILL_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
     os.write(fd, f"{os.getpid()}\n".encode())
@@ -403,7 +410,7 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     t0 = time.time()
     try:
         trainable = tune.with_resources(
-            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=cache_root,
+            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=cache_root, sweep_dir=storage,
                               use_cache=use_cache),
             {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
         )
@@ -444,7 +451,7 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     print()
     print(final_table(rows, spec))
     print(f"\n{finished}/{len(rows)} trials finished in {time.time() - t0:.0f}s; pretraining ran {pretrain_runs} "
-          f"time(s) ({len({r.get('model.size') for r in rows})} model size(s)); MLflow parent run {tracker.parent_id}")
+          f"time(s) ({len({r['model.size'] for r in rows if 'model.size' in r})} model size(s)); MLflow parent run {tracker.parent_id}")
     if status == "KILLED":
         print(f"interrupted: continue with `xscale sweep {spec_path} --resume"
               + (f" --out {out}" if out else "") + "`")
@@ -472,6 +479,8 @@ def _scheduler(spec: Spec):
 def _rows(results, callback: TrackingCallback) -> list[dict[str, Any]]:
     rows = []
     for r in results:
+        if not r.config:
+            continue  # suggested but never started (the sweep was interrupted first)
         trial_id = r.metrics.get("trial_id") if r.metrics else None
         row = dict(callback.rows.get(trial_id, {})) if trial_id else {}
         row.update(r.config or {})

@@ -8,6 +8,7 @@ run it had instead of opening a second one.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -41,6 +42,8 @@ class Tracker:
     """Runs of one sweep folder in one MLflow experiment."""
 
     def __init__(self, uri: str, experiment: str, sweep_name: str, sweep_dir: str):
+        # MLflow announces its database migrations at INFO; a sweep's terminal is for the sweep.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
         self.sweep_name = sweep_name

@@ -111,18 +111,25 @@ class Procs:
             time.sleep(0.2)
 
     def ours(self) -> set[int]:
-        """Live processes that carry our marker or sit in a process group we created."""
+        """Live processes that carry our marker, sit in a process group we created, or descend from
+        either (setproctitle, which Ray's workers use, may overwrite the environment block)."""
         me = os.getpid()
         needle = f"{MARK_VAR}={self.mark}".encode()
-        found = set()
+        found, parent = set(), {}
         for pid in _pids():
-            if pid == me:
-                continue
             st = _stat(pid)
-            if st is None:
+            if st is None or pid == me:
                 continue
+            parent[pid] = st[0]
             if st[1] in self.pgids or needle in _read(f"/proc/{pid}/environ"):
                 found.add(pid)
+        roots = found | {p.pid for p in self.started}
+        grew = True
+        while grew:
+            new = {pid for pid, ppid in parent.items() if ppid in roots and pid not in roots}
+            roots |= new
+            found |= new
+            grew = bool(new)
         return found
 
     def kill_all(self) -> set[int]:
@@ -144,7 +151,9 @@ class Procs:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        self.pgids.clear()  # reaped leaders free their PIDs for reuse: from here on, the marker only
+        # Reaped leaders free their PIDs (and group ids) for reuse: from here on, the marker only.
+        self.pgids.clear()
+        self.started.clear()
         return seen
 
     def session_logs(self) -> list[Path]:

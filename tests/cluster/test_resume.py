@@ -25,10 +25,10 @@ def test_driver_killed_then_resumed(procs, tmp_path, cache_dir):
     log = tmp_path / "first.log"
     # One CPU: the two trials run one after the other, so the kill lands after one trial finished
     # and while the other runs.
-    driver = procs.start(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "1", out=f"file://{tmp_path}/out"), "first.log")
-    wait_for(lambda: "FINISHED " in log.read_text(errors="replace") or driver.poll() is not None, 180,
+    driver = procs.start(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "1"), "first.log")
+    wait_for(lambda: "FINISHED " in log.read_text(errors="replace") or procs.wait(driver, 0) is not None, 180,
              "the first trial to finish")
-    assert driver.poll() is None, tail(log)
+    assert procs.wait(driver, 0) is None, tail(log)
     time.sleep(3)  # Tune saves its experiment state every second here (TUNE_GLOBAL_CHECKPOINT_S=1)
     os.kill(driver.pid, signal.SIGKILL)
     assert procs.wait(driver, 10) == -signal.SIGKILL
@@ -39,7 +39,7 @@ def test_driver_killed_then_resumed(procs, tmp_path, cache_dir):
     lingering = {pid: _cmdline(pid) for pid in procs.ours()}
     print("processes alive 2 s after the driver's SIGKILL:", lingering)
 
-    code = procs.run(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "1", "--resume", out=f"file://{tmp_path}/out"), "resume.log", timeout=240)
+    code = procs.run(sweep_cmd(spec, tmp_path, cache_dir, "--cpus", "1", "--resume"), "resume.log", timeout=240)
     assert code == 0, tail(tmp_path / "resume.log")
 
     runs = all_runs(tmp_path, "xscale-resume")

@@ -202,11 +202,10 @@ def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple
                 return replace(h, pred=rng.choice(world.adjectives[rng.choice(others)].keys), neg=neg), ()
         elif h.kind == EVENT:
             verb = world.verbs[world.verb_of_key[h.pred]]
-            others = [v for v in world.verbs if (v.subj, v.obj) == (verb.subj, verb.obj)
-                      and v.id not in (verb.id, verb.antonym)]
+            others = [v for v in world.frame_verbs[(verb.subj, verb.obj)] if v not in (verb.id, verb.antonym)]
             neg = h.neg and rng.random() < 0.5
             if others:
-                return replace(h, pred=rng.choice(rng.choice(others).keys), neg=neg), ()
+                return replace(h, pred=rng.choice(world.verbs[rng.choice(others)].keys), neg=neg), ()
         # No unrelated predicate of the same frame: another event about the same subject.
         etype = np_type(world, h.subj) if h.subj.kind in (NAME, COMMON) else "any"
         subj_type = etype if (etype, topic) in world.verb_tables else "any"
@@ -578,24 +577,27 @@ def qa_item(world: World, rng: random.Random, topic: int, shared: bool, answerab
     for attempt in range(1000):
         n = rng.randint(3, 5)
         clauses = [s.event(topic if attempt < 500 else -1) for _ in range(n)]
-        role = rng.choices(QA_ROLES, weights)[0]
-        j = rng.randrange(n)
-        c = clauses[j]
-        if not _has_role(c, role) or _candidates(world, clauses, c, role) < 2:
-            continue
-        q = _qa_question(s, c, role)
-        if not answerable:
-            q = _unanswerable(s, q, clauses, topic)
-            if q is None:
+        for _ in range(4):  # a few questions about each context before drawing another
+            role = rng.choices(QA_ROLES, weights)[0]
+            j = rng.randrange(n)
+            c = clauses[j]
+            if not _has_role(c, role) or _candidates(world, clauses, c, role) < 2:
                 continue
-        matches = [k for k, other in enumerate(clauses) if _matches(world, q, other)]
-        if matches == ([j] if answerable else []):
-            # Fronted adjuncts move answers around within sentences, so position alone says little.
-            clauses = [_fronted(rng, x) if rng.random() < 0.5 else x for x in clauses]
-            # Half the contexts open with a description that no question is about.
-            intro = [s.prop(topic)] if rng.random() < 0.5 else []
-            return QAItem(tuple(Sentence((x,)) for x in intro + clauses), Sentence((q,)),
-                          (j + len(intro), role) if answerable else None, topic)
+            q = _qa_question(s, c, role)
+            if not answerable:
+                q = _unanswerable(s, q, clauses, topic)
+                if q is None:
+                    continue
+            if [k for k, other in enumerate(clauses) if _matches(world, q, other)] == ([j] if answerable else []):
+                break
+        else:
+            continue
+        # Fronted adjuncts move answers around within sentences, so position alone says little.
+        clauses = [_fronted(rng, x) if rng.random() < 0.5 else x for x in clauses]
+        # Half the contexts open with a description that no question is about.
+        intro = [s.prop(topic)] if rng.random() < 0.5 else []
+        return QAItem(tuple(Sentence((x,)) for x in intro + clauses), Sentence((q,)),
+                      (j + len(intro), role) if answerable else None, topic)
     raise RuntimeError("no QA item found")
 
 
@@ -662,9 +664,9 @@ def _unanswerable(s: Sampler, q: Clause, clauses: list[Clause], topic: int) -> C
     """`q` with its verb or a named argument changed so that no sentence of the context matches."""
     world, rng = s.world, s.rng
     verb = world.verbs[world.verb_of_key[q.pred]]
-    same_frame = [v for v in world.verbs if (v.subj, v.obj) == (verb.subj, verb.obj) and v.id != verb.id]
+    same_frame = [v for v in world.frame_verbs[(verb.subj, verb.obj)] if v != verb.id]
     if same_frame and rng.random() < 0.6:
-        q = replace(q, pred=rng.choice(rng.choice(same_frame).keys))
+        q = replace(q, pred=rng.choice(world.verbs[rng.choice(same_frame)].keys))
     else:
         slot = "obj" if q.wh == WH_SUBJ and q.obj is not None else "subj"
         if q.wh == WH_SUBJ and q.obj is None:
@@ -696,8 +698,8 @@ def choice_item(world: World, rng: random.Random, label: int, topic: int) -> Cho
         subj = replace(subj, definite=True)
     obj = replace(first.obj, definite=True) if first.obj.kind == COMMON else first.obj
     successor = world.verbs[verb.successor]
-    others = [v for v in world.verbs if (v.subj, v.obj) == (verb.subj, verb.obj)
-              and v.id not in (verb.id, successor.id, successor.antonym)] or \
+    others = [world.verbs[v] for v in world.frame_verbs[(verb.subj, verb.obj)]
+              if v not in (verb.id, successor.id, successor.antonym)] or \
              [v for v in world.verbs if v.obj == verb.obj and v.id not in (verb.id, successor.id)] or \
              [v for v in world.verbs if v.id not in (verb.id, successor.id)]
     objects = []

@@ -136,7 +136,6 @@ class World:
     adjectives: tuple[Adjective, ...]
     verbs: tuple[Verb, ...]
     adverbs: tuple[int, ...]
-    orgheads: tuple[int, ...]
     shared_names: frozenset[int]
     noun_of_key: dict[int, int]
     adj_of_key: dict[int, int]
@@ -144,12 +143,10 @@ class World:
     concept_tables: dict[tuple[str, int], Table]
     entity_tables: dict[tuple[str, int], Table]
     verb_tables: dict[tuple[str, int], Table]
+    frame_verbs: dict[tuple[str, str | None], tuple[int, ...]]
+    """Verb ids by (subject type, object type)."""
     adj_by_type: dict[str, tuple[int, ...]]
     topic_anchor: tuple[int, ...]
-
-    @property
-    def n_keys(self) -> int:
-        return len(self.key_kind)
 
 
 VERB_FRAMES: tuple[tuple[str, str | None, float], ...] = (
@@ -191,7 +188,7 @@ def build_world(config: SynthConfig, seed: int) -> World:
         keys.add("num", "NUM", str(n))
     assert len(keys.kind) == K_NAME0
 
-    entities, shared_names, orgheads = _build_entities(config, rng, keys)
+    entities, shared_names = _build_entities(config, rng, keys)
     nouns = _build_nouns(config, rng, keys)
     adjectives = _build_adjectives(config, rng, keys)
     verbs = _build_verbs(config, rng, keys)
@@ -222,12 +219,14 @@ def build_world(config: SynthConfig, seed: int) -> World:
     return World(
         n_topics=config.n_topics, key_kind=tuple(keys.kind), key_upos=tuple(keys.upos),
         key_gloss=tuple(keys.gloss), nouns=tuple(nouns), entities=tuple(entities),
-        adjectives=tuple(adjectives), verbs=tuple(verbs), adverbs=adverbs, orgheads=orgheads,
+        adjectives=tuple(adjectives), verbs=tuple(verbs), adverbs=adverbs,
         shared_names=shared_names,
         noun_of_key={k: n.id for n in nouns for k in n.keys},
         adj_of_key={k: a.id for a in adjectives for k in a.keys},
         verb_of_key={k: v.id for v in verbs for k in v.keys},
         concept_tables=concept_tables, entity_tables=entity_tables, verb_tables=verb_tables,
+        frame_verbs={frame: tuple(v.id for v in verbs if (v.subj, v.obj) == frame)
+                     for frame in {(v.subj, v.obj) for v in verbs}},
         adj_by_type=adj_by_type, topic_anchor=tuple(topic_anchor))
 
 
@@ -292,7 +291,7 @@ def _build_entities(config: SynthConfig, rng: random.Random, keys: _Keys):
     entities = [Entity(i, t, p, pron, topics[i], weights[i]) for i, (t, p, pron) in enumerate(parts)]
     name_words = first + last + places + orgwords
     shared = frozenset(k for k in name_words if rng.random() < config.name_sharing)
-    return entities, shared, orgheads
+    return entities, shared
 
 
 def _synonyms(kind: str, upos: str, gloss: str, config: SynthConfig, rng: random.Random,
