@@ -39,7 +39,7 @@ def _synth(args) -> int:
     from xscale.synth.cli import check_main, synth_main
 
     if args.action == "check":
-        return check_main(args.out, seeds=tuple(args.seeds))
+        return check_main(args.out, seeds=tuple(args.seeds), preset=args.preset, models=not args.no_models)
     if not args.out:
         raise UserError("--out: required (the folder to write the benchmark into)")
     return synth_main(args.out, args.preset, args.seed)
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--preset", default="default", help="tiny, small or default")
     y.add_argument("--seed", type=int, default=0)
     y.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for `check`")
+    y.add_argument("--no-models", action="store_true",
+                   help="`check` only the data (shortcuts, balance), not transfer and retrieval (which train models)")
     y.set_defaults(fn=_synth)
 
     t = sub.add_parser("tasks", help="print the task registry")

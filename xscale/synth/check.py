@@ -265,7 +265,18 @@ def balance_checks(bench: Path, seed: int) -> list[CheckRow]:
 
 
 CHECKS: dict[str, Check] = {"shortcut": shortcut_checks, "balance": balance_checks}
-"""Every check, by name; each maps (benchmark dir, seed) to rows."""
+"""The data checks, by name; each maps (benchmark dir, seed) to rows."""
+
+
+def model_checks(bench: Path, seed: int) -> list[CheckRow]:
+    """Transfer, graded languages and retrieval: they pretrain and fine-tune models (minutes per seed)."""
+    from xscale.synth.transfer_check import model_checks as run
+
+    return run(bench, seed)
+
+
+MODEL_CHECKS: dict[str, Check] = {"model": model_checks}
+"""The checks that train models through the project's pipeline."""
 
 
 def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] = (0, 1, 2),

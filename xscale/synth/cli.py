@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xscale.synth.check import format_table, run_checks
+from xscale.synth.check import CHECKS, MODEL_CHECKS, format_table, run_checks
 from xscale.synth.config import make_config
 from xscale.synth.io import generate, read_manifest
 from xscale.synth.tasks import INTERMEDIATE_TASKS, TARGET_TASKS
@@ -48,14 +48,15 @@ def synth_main(out: str | Path, preset: str = "default", seed: int = 0) -> int:
 
 
 def check_main(out: str | Path | None, seeds: Sequence[int] = (0, 1, 2), preset: str = "default",
-               **knobs: Any) -> int:
+               models: bool = True, **knobs: Any) -> int:
     """Run every check on the benchmark of each seed (generated under `out`, or a temporary folder),
     print the table, and return 0 only if every check holds."""
     if out is None:
         with tempfile.TemporaryDirectory(prefix="xscale-synth-check-") as tmp:
-            return check_main(tmp, seeds, preset, **knobs)
+            return check_main(tmp, seeds, preset, models, **knobs)
     start = time.perf_counter()
-    rows = run_checks(out, preset, seeds, **knobs)
+    checks = {**CHECKS, **MODEL_CHECKS} if models else CHECKS
+    rows = run_checks(out, preset, seeds, checks=checks, **knobs)
     print(format_table(rows))
     test_size = make_config(preset, **knobs).test_size
     if test_size < 1000:
