@@ -4,7 +4,6 @@ The benchmark is xtreme_local.yaml's, built once per session in a temporary cach
 tokenizer, materialised datasets and text corpus are reused by every test here).
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,6 @@ LOCAL_SPEC = REPO / "search_spaces" / "xtreme_local.yaml"
 XLMR_SPEC = REPO / "search_spaces" / "xtreme_xlmr.yaml"
 # Less text than a real run trains the tokenizer on, to keep the session short (same code path).
 TEST_TEXT_CHARS_PER_FILE = 40_000
-
-
-def realdata_root() -> Path:
-    """`$XSCALE_REALDATA`, else `<repo>/../shared/realdata` (whether or not it exists)."""
-    configured = os.environ.get("XSCALE_REALDATA")
-    return Path(configured) if configured else REPO.parent / "shared" / "realdata"
-
-
-@pytest.fixture(scope="session")
-def realdata() -> Path:
-    """The real data slices, or a skip that says where they were looked for."""
-    root = realdata_root()
-    if not root.is_dir():
-        pytest.skip(
-            f"real data slices not found at {root} (set XSCALE_REALDATA or place them at "
-            "<repo>/../shared/realdata)"
-        )
-    return root
 
 
 def local_spec(realdata: Path, **target):

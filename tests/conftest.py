@@ -1,11 +1,11 @@
-"""Shared fixtures for the task tests: where the real data slices live."""
+"""Fixtures every test folder shares: where the real data slices live."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def realdata_root() -> Path:
