@@ -225,6 +225,7 @@ class TrackingCallback(tune.Callback):
         self.grid = list(spec.grid_axes())
         self.searched = list(spec.searched_axes())
         self.runs: dict[str, str] = {}
+        self.finished_before: set[str] = set()  # trials whose run FINISHED under an earlier driver
         self.rows: dict[str, dict[str, Any]] = {}
         self.bar = tqdm(total=total, desc="trials", unit="trial", file=sys.stderr, disable=quiet, dynamic_ncols=True)
         self.started = time.time()
@@ -246,7 +247,10 @@ class TrackingCallback(tune.Callback):
             params = {k: cfg[k] for k in AXIS_FIELDS}
             params.update({"spec.name": self.spec.name, "benchmark.kind": self.spec.benchmark.kind,
                            "benchmark.preset": self.spec.benchmark.preset, "target.tasks": ",".join(self.spec.target.tasks)})
-            self.runs[trial.trial_id] = self.tracker.trial_run(trial.trial_id, cell, params, name=str(trial))
+            run_id, finished = self.tracker.trial_run(trial.trial_id, cell, params, name=str(trial))
+            self.runs[trial.trial_id] = run_id
+            if finished:
+                self.finished_before.add(trial.trial_id)
         return self.runs[trial.trial_id]
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -254,7 +258,9 @@ class TrackingCallback(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         step = int(result.get("stage_index", result.get("training_iteration", 0)))
-        self.tracker.log(self._run(trial), result, step)
+        run_id = self._run(trial)
+        if trial.trial_id not in self.finished_before:
+            self.tracker.log(run_id, result, step)
         self.rows[trial.trial_id] = {**trial.config, **{k: v for k, v in result.items() if "/" in k}}
 
     def _line(self, trial, status: str, reason: str = "") -> None:
@@ -267,7 +273,9 @@ class TrackingCallback(tune.Callback):
         self.bar.update(1)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        self.tracker.finish(self._run(trial), "FINISHED")
+        run_id = self._run(trial)
+        if trial.trial_id not in self.finished_before:
+            self.tracker.finish(run_id, "FINISHED")
         self.rows.setdefault(trial.trial_id, dict(trial.config))["status"] = "FINISHED"
         self._line(trial, "FINISHED")
 

@@ -93,12 +93,16 @@ class Tracker:
         self.client.set_terminated(self.parent_id, _status_of(status))
 
     # ------------------------------------------------------------------------------------ children
-    def trial_run(self, trial_id: str, cell: str, params: dict[str, Any], name: str) -> str:
-        """The child run of `trial_id`: the existing one (resume) or a new one under this invocation."""
+    def trial_run(self, trial_id: str, cell: str, params: dict[str, Any], name: str) -> tuple[str, bool]:
+        """The child run of `trial_id` and whether it already FINISHED: the existing run (resume) or a
+        new one under this invocation. A driver killed between a trial's last result and Tune's next
+        state save makes Tune run that trial again; its FINISHED run must then stay as it is."""
         existing = self.find_trial(trial_id)
         if existing is not None:
+            if self.client.get_run(existing).info.status == "FINISHED":
+                return existing, True
             self.client.update_run(existing, status="RUNNING")
-            return existing
+            return existing, False
         run = self.client.create_run(
             self.experiment_id,
             run_name=name,
@@ -106,7 +110,7 @@ class Tracker:
                   SWEEP_DIR: self.sweep_dir},
         )
         self.client.log_batch(run.info.run_id, params=[Param(k, _param(v)) for k, v in params.items()])
-        return run.info.run_id
+        return run.info.run_id, False
 
     def find_trial(self, trial_id: str) -> str | None:
         runs = self.client.search_runs(

@@ -63,7 +63,7 @@ def store(tmp_path_factory):
         {"spec.yaml": "description: smoke\n", "resolved.json": "{}"})
     children = {}
     for i, (name, (axes, n_params)) in enumerate(TRIALS.items()):
-        rid = t.trial_run(f"trial{i:05d}", f"cell{i}", {**axes, "seed": 0, "optim.lr": 1e-3}, name=name)
+        rid, _ = t.trial_run(f"trial{i:05d}", f"cell{i}", {**axes, "seed": 0, "optim.lr": 1e-3}, name=name)
         t.log(rid, {"scale/non_embedding_params": n_params, "scale/params": 2 * n_params,
                     "scale/intermediate_examples": 1000 * axes["intermediate.fraction"],
                     "target/xnli/avg/accuracy": 40.0 + i, "xtreme/score": 30.0 + i}, step=1)
