@@ -8,7 +8,6 @@ returns every metric. Metric keys follow ARCHITECTURE.md.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -531,8 +530,4 @@ def make_benchmark(spec: Spec, cache_root: Path):
     return make(spec, cache_root)
 
 
-def resolved_json(spec: Spec, point: dict[str, Any]) -> str:
-    return json.dumps({"spec": spec.model_dump(mode="json"), "point": point}, indent=1, sort_keys=True, default=str)
-
-
-__all__ = ["run_trial", "make_benchmark", "Entry", "resolved_json"]
+__all__ = ["run_trial", "make_benchmark"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
+from mlflow.entities import Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -212,5 +212,5 @@ def log_report_artifacts(tracking_uri: str, run_id: str, local_dir: str) -> None
     MlflowClient(tracking_uri=tracking_uri).log_artifacts(run_id, local_dir, artifact_path="report")
 
 
-__all__ = ["Tracker", "RunStatus", "RunTag", "default_uri", "metric_key", "sweep_parent_runs", "child_runs",
+__all__ = ["Tracker", "default_uri", "metric_key", "sweep_parent_runs", "child_runs",
            "log_report_artifacts"]
