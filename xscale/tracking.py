@@ -51,6 +51,7 @@ class Tracker:
         self.experiment_id = self._experiment(experiment)
         self.parent_id: str | None = None
         self._pending: list[Any] = []
+        self._logged: dict[str, set[tuple[str, int]]] = {}  # reopened runs: (key, step) already there
 
     def _experiment(self, name: str) -> str:
         exp = self.client.get_experiment_by_name(name)
@@ -96,11 +97,16 @@ class Tracker:
     def trial_run(self, trial_id: str, cell: str, params: dict[str, Any], name: str) -> tuple[str, bool]:
         """The child run of `trial_id` and whether it already FINISHED: the existing run (resume) or a
         new one under this invocation. A driver killed between a trial's last result and Tune's next
-        state save makes Tune run that trial again; its FINISHED run must then stay as it is."""
+        state save makes Tune run that trial again; its FINISHED run must then stay as it is. An
+        unfinished run is reopened, and the results it already holds are not logged a second time
+        when the rerun (from cached stages) reports them again."""
         existing = self.find_trial(trial_id)
         if existing is not None:
-            if self.client.get_run(existing).info.status == "FINISHED":
+            run = self.client.get_run(existing)
+            if run.info.status == "FINISHED":
                 return existing, True
+            self._logged[existing] = {(key, m.step) for key in run.data.metrics
+                                      for m in self.client.get_metric_history(existing, key)}
             self.client.update_run(existing, status="RUNNING")
             return existing, False
         run = self.client.create_run(
@@ -122,7 +128,8 @@ class Tracker:
 
     def log(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         """Queue one batch of metrics (asynchronous; `flush` waits for every queued batch)."""
-        batch = _metrics(metrics, step)
+        logged = self._logged.get(run_id, ())
+        batch = [m for m in _metrics(metrics, step) if (m.key, m.step) not in logged]
         if batch:
             self._pending.append(self.client.log_batch(run_id, metrics=batch, synchronous=False))
 

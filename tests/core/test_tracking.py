@@ -1,0 +1,38 @@
+"""The MLflow side of resume: a trial's run is found again, and nothing is logged into it twice."""
+
+from xscale.tracking import Tracker
+
+
+def _tracker(tmp_path):
+    return Tracker(f"sqlite:///{tmp_path}/mlflow.db", "xscale-test", "t", str(tmp_path / "sweep"))
+
+
+def _history(tracker, run_id, key):
+    return [(m.step, m.value) for m in tracker.client.get_metric_history(run_id, key)]
+
+
+def test_reopened_run_skips_results_it_already_holds(tmp_path):
+    first = _tracker(tmp_path)
+    first.start_sweep({}, {})
+    run_id, finished = first.trial_run("t_00000", "cell", {"model.size": "xs"}, name="trial")
+    assert not finished
+    first.log(run_id, {"dev/score": 40.0, "stage": "pretrain"}, step=1)
+    first.log(run_id, {"dev/score": 50.0, "xtreme/score": 20.0}, step=2)
+    first.flush()  # ...and the driver dies here, before the trial completes
+
+    second = _tracker(tmp_path)
+    second.start_sweep({}, {})
+    again, finished = second.trial_run("t_00000", "cell", {"model.size": "xs"}, name="trial")
+    assert (again, finished) == (run_id, False)
+    # The rerun reports every stage again (from the cache): only the new step is logged.
+    second.log(run_id, {"dev/score": 40.0}, step=1)
+    second.log(run_id, {"dev/score": 50.0, "xtreme/score": 20.0}, step=2)
+    second.log(run_id, {"dev/score": 55.0, "xtreme/score": 21.0}, step=3)
+    second.finish(run_id, "FINISHED")
+    assert _history(second, run_id, "dev/score") == [(1, 40.0), (2, 50.0), (3, 55.0)]
+    assert _history(second, run_id, "xtreme/score") == [(2, 20.0), (3, 21.0)]
+
+    # A run that FINISHED stays as it is.
+    third = _tracker(tmp_path)
+    third.start_sweep({}, {})
+    assert third.trial_run("t_00000", "cell", {}, name="trial") == (run_id, True)
