@@ -2,7 +2,8 @@
 
     python -m xscale.bench [--smoke] [--out sweeps/bench/results.json] [--only NAME ...]
 
-Figures: training-loop throughput against a bare PyTorch loop (per size); CPU efficiency
+Figures: training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
+Base MLM throughput (eager and compiled) and MFU against the bf16 peak; CPU efficiency
 (6·N·tokens/s over this machine's measured fp32 matmul peak); padding waste of the synthetic tasks'
 batches; per-trial overhead of smoke trials; stage cache speed-up of a whole sweep; parallelism
 (N trials x 1 thread against 1 trial x N threads); sweep cost against the number of grid cells.
@@ -85,6 +86,117 @@ def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best
+
+
+# ------------------------------------------------------------------------------ GPU
+
+# XLM-R's architectures (Conneau et al. 2020), for throughput on random weights.
+XLMR_ARCH = {
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+}
+# Dense bf16 peak of the datasheet (NVIDIA, SXM parts), matched on the device name.
+BF16_PEAK = {"H200": 989.4e12, "H100": 989.4e12, "A100": 312e12, "L4": 121e12, "A10G": 70e12}
+
+
+def xlmr_config(arch: str, seq: int):
+    from transformers import XLMRobertaConfig
+
+    return XLMRobertaConfig(vocab_size=250002, max_position_embeddings=max(514, seq + 2), type_vocab_size=1,
+                            layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2, **XLMR_ARCH[arch])
+
+
+def mlm_flops_per_token(model: torch.nn.Module, config, seq: int) -> float:
+    """Training FLOPs per token: 6 x (matmul weights, the tied output projection counted as a matmul)
+    + 12 x layers x hidden x sequence for attention scores and their weighted sums."""
+    tables = {id(p) for p in model.base_model.embeddings.parameters()}  # lookups, not matmuls
+    matmul = sum(p.numel() for p in model.parameters() if p.ndim == 2 and id(p) not in tables)
+    decoder = model.get_output_embeddings()
+    if decoder is not None and id(decoder.weight) in tables:  # tied to the word embeddings
+        matmul += decoder.weight.numel()
+    return 6 * matmul + 12 * config.num_hidden_layers * config.hidden_size * seq
+
+
+def _mlm_batches_on(dev, vocab: int, batch: int, seq: int, n: int = 4, seed: int = 0) -> list[dict]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        ids = torch.randint(5, vocab, (batch, seq), generator=g)
+        labels = torch.where(torch.rand(batch, seq, generator=g) < 0.15, ids, torch.full_like(ids, -100))
+        out.append({k: v.to(dev) for k, v in
+                    {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}.items()})
+    return out
+
+
+def _cycle(items):
+    while True:
+        yield from items
+
+
+def _bare_gpu_loop(model, batches, steps: int, compiled: bool) -> float:
+    """The GPU reference: bf16 autocast, fused AdamW, forward, backward, step and nothing else."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    fwd = torch.compile(model) if compiled else model
+    model.train()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = fwd(**next(batches)).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def bf16_matmul_peak(n: int = 8192, repeats: int = 10) -> float:
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - t0)
+
+
+def gpu_throughput(arch: str = "base", batch: int = 32, seq: int = 512, steps: int = 20, warmup: int = 5,
+                   modes: tuple[bool, ...] = (False, True)) -> dict:
+    """MLM training throughput of an XLM-R architecture (random init) on this CUDA device: xscale's
+    loop against the bare GPU loop, eager and compiled, and MFU against the bf16 peak."""
+    dev = torch.device("cuda")
+    config = xlmr_config(arch, seq)
+    name = torch.cuda.get_device_name(dev)
+    datasheet = next((v for k, v in BF16_PEAK.items() if k in name), None)
+    measured = bf16_matmul_peak()
+    rows = []
+    for compiled in modes:
+        model = models.build(config, "mlm", seed=0).to(dev)
+        flops = mlm_flops_per_token(model, config, seq)
+        batches = _cycle(_mlm_batches_on(dev, config.vocab_size, batch, seq))
+        cfg = TrainConfig(steps=warmup, lr=1e-4, log_every=10**9, compile=compiled)
+        t0 = time.perf_counter()
+        train(model, batches, cfg)  # warm-up: cuDNN/cuBLAS choices and, when compiled, the compilation
+        first = time.perf_counter() - t0
+        ours = train(model, batches, TrainConfig(steps=steps, lr=1e-4, log_every=10**9, compile=compiled)).seconds
+        _bare_gpu_loop(model, batches, warmup, compiled)
+        bare = _bare_gpu_loop(model, batches, steps, compiled)
+        tokens = steps * batch * seq
+        tps = tokens / ours
+        rows.append({"compile": compiled, "tokens_per_s": tps, "bare_tokens_per_s": tokens / bare, "ratio": bare / ours,
+                     "flops_per_token": flops, "model_flops_per_s": flops * tps,
+                     "mfu_datasheet": flops * tps / datasheet if datasheet else None,
+                     "mfu_measured_peak": flops * tps / measured, "warmup_s": first,
+                     "max_memory_gib": torch.cuda.max_memory_allocated(dev) / 2**30})
+        del model
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+    return {"device": name, "arch": f"xlm-roberta-{arch}", "batch": batch, "seq": seq, "steps": steps,
+            "params": sum(p.numel() for p in models.build(config, "mlm").parameters()),
+            "bf16_peak_datasheet": datasheet, "bf16_matmul_measured": measured, "torch": torch.__version__, "rows": rows}
 
 
 # ------------------------------------------------------------------------------ data pipeline
@@ -231,6 +343,11 @@ def run(smoke: bool, only: set[str] | None = None) -> dict:
             r["cpu_efficiency"] = r["model_flops_per_s"] / peak
         figs["loop"] = {"rows": rows, "matmul_peak_flops_per_s": peak,
                         "target": "ratio >= 0.90 per size; cpu_efficiency >= 0.25 for the largest size"}
+    if want("gpu") and not torch.cuda.is_available():
+        figs["gpu"] = {"skipped": "no CUDA device"}
+    elif want("gpu"):
+        figs["gpu"] = gpu_throughput(batch=8 if smoke else 32, seq=128 if smoke else 512, steps=3 if smoke else 20,
+                                     warmup=2 if smoke else 5)
     if want("padding"):
         figs["padding"] = {"rows": padding_waste("tiny" if smoke else "small", ("xnli", "pawsx", "udpos", "panx", "xquad")),
                            "target": "grouped <= 0.15"}
@@ -252,6 +369,19 @@ def format_table(results: dict) -> str:
         for r in loop["rows"]:
             lines.append(f"{r['size']:5} {r['non_embedding_params']:>14,} {r['tokens_per_s']:>13,.0f} "
                          f"{r['bare_tokens_per_s']:>11,.0f} {r['ratio']:>6.2f} {r['cpu_efficiency']:>8.1%}")
+    gpu = results["figures"].get("gpu")
+    if gpu and "skipped" in gpu:
+        lines.append(f"GPU throughput: skipped ({gpu['skipped']})")
+    elif gpu:
+        peak = gpu["bf16_peak_datasheet"]
+        lines.append(f"{gpu['device']}: {gpu['arch']} MLM, batch {gpu['batch']}x{gpu['seq']}, bf16 autocast, fused AdamW; "
+                     f"bf16 peak {peak / 1e12 if peak else float('nan'):.0f} TFLOP/s (datasheet), "
+                     f"{gpu['bf16_matmul_measured'] / 1e12:.0f} (8192^3 matmul measured)")
+        lines.append(f"{'compile':8} {'xscale tok/s':>13} {'bare tok/s':>11} {'ratio':>6} {'MFU':>6} {'MFU meas.':>9} {'warm-up s':>9}")
+        for r in gpu["rows"]:
+            mfu = f"{r['mfu_datasheet']:.1%}" if r["mfu_datasheet"] else "n/a"
+            lines.append(f"{str(r['compile']):8} {r['tokens_per_s']:>13,.0f} {r['bare_tokens_per_s']:>11,.0f} "
+                         f"{r['ratio']:>6.2f} {mfu:>6} {r['mfu_measured_peak']:>9.1%} {r['warmup_s']:>9.1f}")
     pad = results["figures"].get("padding")
     if pad:
         lines.append("padding waste (padded / processed token slots): " + ", ".join(

@@ -67,6 +67,7 @@ class Context:
             warmup_fraction=float(self.point["optim.warmup_fraction"]),
             weight_decay=o.weight_decay,
             max_grad_norm=o.max_grad_norm,
+            compile=self.spec.resources.compile,
             nan_after_steps=self.spec.debug.get("nan_after_steps"),
         )
 
@@ -199,7 +200,7 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
                 ctx.log(f"pretrain {size}: checkpoint at fraction {save_at[step]:g} (step {step}/{steps})")
 
         cfg = TrainConfig(steps=steps, lr=p.lr, warmup_fraction=p.warmup_fraction, weight_decay=0.01,
-                          max_grad_norm=1.0, log_every=max(1, steps // 10),
+                          max_grad_norm=1.0, log_every=max(1, steps // 10), compile=ctx.spec.resources.compile,
                           nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"))
         ctx.log(f"pretrain {size}: {steps} steps, {p.pretrain_tokens:,} tokens, checkpoints at {list(fractions)}")
         res = train(model, _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens), cfg,

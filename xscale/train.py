@@ -31,6 +31,8 @@ class TrainConfig:
     """Gradient clipping norm."""
     log_every: int = 50
     """Steps between `on_log` calls."""
+    compile: bool = False
+    """Run the model's forward through `torch.compile` (pays a compilation on the first steps)."""
     nan_after_steps: int | None = None
     """Fault injection for tests: the loss becomes NaN at this step."""
 
@@ -106,23 +108,16 @@ def train(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
     opt, sched = make_optimizer(model, cfg)
     model.train()
+    # The compiled wrapper shares the model's parameters; callers keep using `model` itself.
+    forward_model = torch.compile(model) if cfg.compile else model
     tokens, losses, t0 = 0, [], time.perf_counter()
     running = 0.0
-    for step in range(1, cfg.steps + 1):
-        batch = to_device(next(batches), dev)
-        tokens += count_tokens(batch)
-        with autocast:
-            loss = loss_fn(model, batch)
-        if cfg.nan_after_steps is not None and step >= cfg.nan_after_steps:
-            loss = loss * float("nan")
+
+    def record(step: int, loss: torch.Tensor) -> None:
+        nonlocal running
         value = loss.item()
         if not math.isfinite(value):
             raise DivergedError(f"loss became {value} at step {step}")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
         running += value
         if step % cfg.log_every == 0 or step == cfg.steps:
             n = step % cfg.log_every or cfg.log_every
@@ -130,7 +125,30 @@ def train(
             running = 0.0
             if on_log:
                 on_log(step, losses[-1])
+
+    # Each step's loss is read on the host one step late, after the next step is queued: reading it
+    # at once would make a GPU wait for the host every step (on a CPU both orders cost the same).
+    previous: tuple[int, torch.Tensor] | None = None
+    for step in range(1, cfg.steps + 1):
+        batch = to_device(next(batches), dev)
+        tokens += count_tokens(batch)
+        with autocast:
+            loss = loss_fn(forward_model, batch)
+        if cfg.nan_after_steps is not None and step >= cfg.nan_after_steps:
+            loss = loss * float("nan")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if previous is not None:
+            record(*previous)
+        previous = (step, loss.detach())
         if on_step:
             on_step(step)
+    if previous is not None:
+        record(*previous)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     return TrainResult(cfg.steps, tokens, time.perf_counter() - t0, losses[-1] if losses else float("nan"), losses)
 

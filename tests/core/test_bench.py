@@ -23,3 +23,20 @@ def test_bench_smoke(tmp_path):
     assert figs["cache"]["pretrain_runs_no_cache"] == 2 and figs["cache"]["pretrain_runs_cached"] == 1
     assert [r["cells"] for r in figs["cost_scaling"]] == [1, 2]
     assert "padding waste" in proc.stdout and "stage cache" in proc.stdout
+
+
+def test_mlm_flops_per_token_of_xlmr_base():
+    """The MFU numerator counts each matmul weight once (the output projection tied to the word
+    embeddings included) and the attention term; lookup tables are not matmuls."""
+    import torch
+
+    from xscale import models
+    from xscale.bench import mlm_flops_per_token, xlmr_config
+
+    cfg = xlmr_config("base", 512)
+    with torch.device("meta"):
+        model = models.build(cfg, "mlm")
+    d, L, ffn, V, s = 768, 12, 3072, 250002, 512
+    per_layer = 4 * d * d + 2 * d * ffn          # Q, K, V, output; the two feed-forward matrices
+    head = d * d + V * d                          # the MLM head's transform and the tied decoder
+    assert mlm_flops_per_token(model, cfg, s) == 6 * (L * per_layer + head) + 12 * L * d * s

@@ -259,6 +259,8 @@ class Resources(_Frozen):
     """Upper bound on trials at once (0: as many as the cluster's CPUs allow)."""
     max_failures: int = Field(1, ge=0)
     """Retries of a trial whose worker died (stages already cached are not rerun)."""
+    compile: bool = False
+    """torch.compile each training stage's model (worth it on a GPU; needs a C++ compiler on a CPU)."""
 
 
 class Objective(_Frozen):
