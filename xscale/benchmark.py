@@ -28,9 +28,8 @@ data that a folder like `../shared/realdata` only partly has:
 - BUCC: the threshold is chosen on the dev files and F1 measured on the test files. Without a
   labelled test file the dev files are split by source-sentence id into halves, threshold on half 0
   and F1 on half 1 (every English sentence stays a candidate in both).
-- `target.max_eval_examples` caps the retrieval tasks here (the pipeline caps the other tasks):
-  Tatoeba keeps its first pairs; BUCC keeps its first source sentences, their gold translations
-  and as many further English sentences.
+- `target.max_eval_examples` caps the retrieval tasks here, in both kinds of benchmark (the pipeline
+  caps the other tasks): see `cap_retrieval`.
 
 Relative `benchmark.path` (and a `model.hub_id` that names an existing folder) resolve against the
 spec file's folder: `prepare_spec` does it before a sweep starts.
@@ -59,6 +58,23 @@ from xscale.tasks.registry import TASKS, TaskInfo, get_task
 
 ENGLISH = "en"
 PROBE_TASK = "tatoeba"
+
+
+def cap_retrieval(task: TaskInfo, rows: Dataset, cap: int | None) -> Dataset:
+    """`target.max_eval_examples` for the retrieval tasks, which the pipeline scores without
+    `evaluate`: Tatoeba keeps its first pairs; BUCC keeps its first source sentences, their gold
+    translations and as many further English sentences."""
+    if not cap or task.format != "retrieval":
+        return rows
+    if task.name != "bucc":
+        return rows.select(range(min(len(rows), cap)))
+    cols = rows.select_columns(["lang", "id", "gold"]).to_dict()
+    langs, ids, gold = cols["lang"], cols["id"], cols["gold"]
+    source = [i for i, l in enumerate(langs) if l != ENGLISH][:cap]
+    partners = {gold[i] for i in source if gold[i]}
+    english = [i for i, l in enumerate(langs) if l == ENGLISH]
+    keep = set(source) | {i for i in english if ids[i] in partners} | set(english[:cap])
+    return rows.select(sorted(keep))
 TOKENIZER_VOCAB_SIZE = 8000
 """Vocabulary of the tokenizer trained on the fly for from-scratch models on real data."""
 TEXT_CHARS_PER_FILE = 300_000
@@ -76,7 +92,7 @@ class SyntheticBenchmark:
 
     kind = "synthetic"
 
-    def __init__(self, bench_dir: Path, languages: tuple[str, ...] | None = None):
+    def __init__(self, bench_dir: Path, languages: tuple[str, ...] | None = None, eval_cap: int | None = None):
         from xscale import synth
 
         self._synth = synth
@@ -84,16 +100,18 @@ class SyntheticBenchmark:
         self.manifest = synth.read_manifest(self.dir)
         self.key = self.manifest["hash"]
         self.only_languages = languages
+        self.eval_cap = eval_cap
 
     @classmethod
-    def ensure(cls, spec: BenchmarkSpec, root: Path, translate_intermediate: bool = False) -> "SyntheticBenchmark":
+    def ensure(cls, spec: BenchmarkSpec, root: Path, translate_intermediate: bool = False,
+               eval_cap: int | None = None) -> "SyntheticBenchmark":
         """The benchmark a spec names, generated under `root` on first use."""
         from xscale import synth
 
         knobs = dict(spec.knobs)
         if translate_intermediate:
             knobs["translate_intermediate"] = True
-        return cls(synth.ensure(root, preset=spec.preset, seed=spec.seed, **knobs), spec.languages)
+        return cls(synth.ensure(root, preset=spec.preset, seed=spec.seed, **knobs), spec.languages, eval_cap)
 
     @cached_property
     def tokenizer(self):
@@ -118,7 +136,7 @@ class SyntheticBenchmark:
         return self._task(task.name)["validation"]
 
     def test(self, task: TaskInfo, lang: str, split: str = "test") -> Dataset:
-        return self._task(task.name)[f"{split}.{lang}"]
+        return cap_retrieval(task, self._task(task.name)[f"{split}.{lang}"], self.eval_cap)
 
     def corpus_texts(self) -> Dataset:
         return self._synth.load_corpus(self.dir)
@@ -661,7 +679,7 @@ class RealBenchmark:
         if task.name == PROBE_TASK:
             rows = self._tatoeba(lang)
             rows = rows.select(range(len(rows) - self._probe_count(len(rows), self.max_pairs)))
-            return rows.select(range(min(len(rows), self.eval_cap))) if self.eval_cap else rows
+            return cap_retrieval(task, rows, self.eval_cap)
         part = self._eval_part(task, lang)
         if part is None:
             raise UserError(f"{task.name}: no evaluation data for {lang} in {self.source.describe()}")
@@ -700,16 +718,7 @@ class RealBenchmark:
             cols = rows.select_columns(["lang", "id"]).to_dict()
             rows = rows.select([i for i, (l, k) in enumerate(zip(cols["lang"], cols["id"]))
                                 if l == ENGLISH or _half_of(k) == half])
-        return self._cap_bucc(rows) if self.eval_cap else rows
-
-    def _cap_bucc(self, rows: Dataset) -> Dataset:
-        cols = rows.select_columns(["lang", "id", "gold"]).to_dict()
-        langs, ids, gold = cols["lang"], cols["id"], cols["gold"]
-        source = [i for i, l in enumerate(langs) if l != ENGLISH][: self.eval_cap]
-        partners = {gold[i] for i in source if gold[i]}
-        english = [i for i, l in enumerate(langs) if l == ENGLISH]
-        keep = set(source) | {i for i in english if ids[i] in partners} | set(english[: self.eval_cap])
-        return rows.select(sorted(keep))
+        return cap_retrieval(get_task("bucc"), rows, self.eval_cap)
 
 
 class LocalBenchmark(RealBenchmark):
@@ -743,7 +752,8 @@ def make(spec: Spec, cache_root: Path):
     """The data source a spec names (`cache_root` holds generated and materialised data); a real
     benchmark is checked at once (missing data is a UserError, fallbacks are logged)."""
     if spec.benchmark.kind == "synthetic":
-        return SyntheticBenchmark.ensure(spec.benchmark, Path(cache_root) / "benchmarks", spec.intermediate.translated)
+        return SyntheticBenchmark.ensure(spec.benchmark, Path(cache_root) / "benchmarks", spec.intermediate.translated,
+                                         spec.target.max_eval_examples)
     bench = LocalBenchmark(spec, cache_root) if spec.benchmark.kind == "local" else HubBenchmark(spec, cache_root)
     bench.check()
     return bench

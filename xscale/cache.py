@@ -31,11 +31,15 @@ ENTRY = "entry.json"
 # workers mid-stage), and must then be set on every node of the cluster.
 LEASE_SECONDS = float(os.environ.get("XSCALE_CACHE_LEASE_SECONDS", "60"))
 POLL_SECONDS = 0.5
+# Part of every key: bump it when a stage computes something else from the same config (2: the
+# synthetic benchmark's retrieval tasks honour target.max_eval_examples).
+KEY_VERSION = 2
 
 
 def content_key(stage: str, config: dict[str, Any], inputs: tuple[str, ...] = ()) -> str:
     """sha256 over a canonical JSON of the stage name, its config and the keys of its inputs."""
-    blob = json.dumps({"stage": stage, "config": config, "inputs": list(inputs)}, sort_keys=True, default=str)
+    blob = json.dumps({"version": KEY_VERSION, "stage": stage, "config": config, "inputs": list(inputs)},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
