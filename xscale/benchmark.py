@@ -203,6 +203,9 @@ class LocalFiles:
     def describe(self) -> str:
         return str(self.root)
 
+    def layout(self, task: str):
+        return self._readers.LOCAL_LAYOUT[task]
+
     def has(self, task: str, lang: str, split: str) -> bool:
         return self._readers.has_local(task, self.root, lang, split)
 
@@ -497,6 +500,7 @@ class RealBenchmark:
         self.targets = tuple(spec.target.tasks)
         self.max_pairs = spec.probes.max_pairs
         self.eval_cap = spec.target.max_eval_examples
+        self.translated = spec.intermediate.translated
         self.tokenizer_source = tokenizer_source(spec)
         self._plans: dict[str, tuple[Part, Part]] = {}
         self._said: set[str] = set()
@@ -537,6 +541,8 @@ class RealBenchmark:
         that train need it too, and every target needs an evaluation language."""
         for name in self.intermediate:
             self._plan(get_task(name))
+            if self.translated:
+                self._translations(get_task(name))
         for name in self.targets:
             task = get_task(name)
             if task.train_task:
@@ -665,9 +671,40 @@ class RealBenchmark:
         return out
 
     def train(self, task: TaskInfo, translated: bool = False) -> Dataset:
-        if translated:
-            raise UserError("intermediate.translated: only the synthetic benchmark has translated training data")
-        return self._rows(self._plan(task)[0])
+        """English training rows of `task`; with `translated`, followed by every translation of them
+        found in local files (`_translations`)."""
+        part = self._plan(task)[0]
+        rows = self._rows(part)
+        if not translated:
+            return rows
+        english = self.source.load(part.task, ENGLISH, part.split) if part.half is not None else None
+        parts = [rows]
+        for files in self._translations(task).values():
+            ds = files.load(part.task, ENGLISH, part.split)
+            parts.append(ds if part.half is None else _halve(get_task(part.task), ds, part.half, english))
+        return concatenate_datasets(parts)
+
+    def _translations(self, task: TaskInfo) -> dict[str, LocalFiles]:
+        """Translated training data of `task` (translate-train), one folder per language beside its
+        English files: `<benchmark.path>/<task folder>/translated/<lang>/`, each holding the English
+        training file's translation under the same name and in the same format (so the task's own
+        reader reads it, and a halved English file is halved the same way)."""
+        local = self.source if isinstance(self.source, LocalFiles) else self.source.local
+        name = self._plan(task)[0].task
+        if local is None:
+            raise UserError("intermediate.translated: translated training data is read from local files: set "
+                            "benchmark.path to a folder with <task folder>/translated/<lang>/ in it")
+        base = local.root / local.layout(name).folder / "translated"
+        split = self._plan(task)[0].split
+        found = {}
+        for folder in sorted(base.iterdir()) if base.is_dir() else ():
+            files = LocalFiles(folder, local.store)
+            if folder.name != ENGLISH and self._wanted(folder.name) and files.has(name, ENGLISH, split):
+                found[folder.name] = files
+        if not found:
+            raise UserError(f"intermediate.translated: no translated {name} training data in {base}/<lang>/ "
+                            f"(the English {split} file's translation, same name and format)")
+        return found
 
     def dev(self, task: TaskInfo) -> Dataset:
         return self._rows(self._plan(task)[1])

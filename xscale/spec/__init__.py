@@ -175,7 +175,8 @@ class Intermediate(_Frozen):
     mlm_weight: float = Field(0.0, ge=0)
     """Weight of continued multilingual MLM mixed into intermediate training (0 = off)."""
     translated: bool = False
-    """Train on translations of the intermediate data into every language (synthetic: from the generator)."""
+    """Train on translations of the intermediate data into every language (synthetic: from the generator;
+    local files: `<task folder>/translated/<lang>/` beside the English ones, in the same format)."""
 
 
 class Target(_Frozen):
