@@ -59,6 +59,17 @@ from xscale.tasks.registry import TASKS, TaskInfo, get_task
 ENGLISH = "en"
 PROBE_TASK = "tatoeba"
 
+TOKENIZER_VOCAB_SIZE = 8000
+"""Vocabulary of the tokenizer trained on the fly for from-scratch models on real data."""
+TEXT_CHARS_PER_FILE = 300_000
+"""Characters taken from each file (task, language, split) for that tokenizer and the MLM corpus."""
+_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
+_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+                   "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"}
+_FORMAT_VERSION = 1  # bump when the wiring or the text extraction changes what a key stands for
+
+log = logging.getLogger("xscale.benchmark")
+
 
 def cap_retrieval(task: TaskInfo, rows: Dataset, cap: int | None) -> Dataset:
     """`target.max_eval_examples` for the retrieval tasks, which the pipeline scores without
@@ -75,16 +86,6 @@ def cap_retrieval(task: TaskInfo, rows: Dataset, cap: int | None) -> Dataset:
     english = [i for i, l in enumerate(langs) if l == ENGLISH]
     keep = set(source) | {i for i in english if ids[i] in partners} | set(english[:cap])
     return rows.select(sorted(keep))
-TOKENIZER_VOCAB_SIZE = 8000
-"""Vocabulary of the tokenizer trained on the fly for from-scratch models on real data."""
-TEXT_CHARS_PER_FILE = 300_000
-"""Characters taken from each file (task, language, split) for that tokenizer and the MLM corpus."""
-_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
-_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-                   "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"}
-_FORMAT_VERSION = 1  # bump when the wiring or the text extraction changes what a key stands for
-
-log = logging.getLogger("xscale.benchmark")
 
 
 class SyntheticBenchmark:
