@@ -32,7 +32,8 @@ def _sweep(args) -> int:
     from xscale.sweep import run_sweep
 
     return run_sweep(args.spec, out=args.out, tracking_uri=args.tracking_uri, address=args.address,
-                     resume=args.resume, use_cache=not args.no_cache, cache_dir=args.cache_dir, cpus=args.cpus)
+                     resume=args.resume, retry_failed=args.retry_failed, use_cache=not args.no_cache,
+                     cache_dir=args.cache_dir, cpus=args.cpus)
 
 
 def _synth(args) -> int:
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file sweeps/mlflow.db)")
     s.add_argument("--address", help="Ray cluster address, e.g. auto (default: start Ray locally)")
     s.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    s.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run the FAILED trials again (e.g. after a fix; cached stages are reused)")
     s.add_argument("--no-cache", action="store_true", help="recompute every stage instead of reusing the cache")
     s.add_argument("--cache-dir", help="stage cache folder or URI (default: sweeps/cache)")
     s.add_argument("--cpus", type=int, help="CPUs of the local Ray instance (default: all)")

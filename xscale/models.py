@@ -96,8 +96,9 @@ def build(config: PretrainedConfig, fmt: str, *, num_labels: int = 2, encoder_st
     model = cls.from_config(cfg)
     if encoder_state is not None:
         missing, unexpected = model.base_model.load_state_dict(encoder_state, strict=False)
-        # A pooler is the only part an encoder may lack (MLM models have none); anything else is a bug.
-        bad = [k for k in missing if not k.startswith("pooler.")] + list(unexpected)
+        # A pooler is the only part an encoder may lack or bring along (MLM models have none, a
+        # multiple-choice intermediate model trains one); anything else is a bug.
+        bad = [k for k in (*missing, *unexpected) if not k.startswith("pooler.")]
         if bad:
             raise ValueError(f"encoder weights do not fit the model: {bad[:5]}")
     return model

@@ -372,8 +372,10 @@ def final_table(rows: list[dict[str, Any]], spec: Spec) -> str:
 
 def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None = None, address: str | None = None,
               resume: bool = False, use_cache: bool = True, cache_dir: str | None = None,
-              cpus: int | None = None, quiet: bool = False) -> int:
+              cpus: int | None = None, quiet: bool = False, retry_failed: bool = False) -> int:
     """Run (or resume) a sweep; returns the process exit code."""
+    if retry_failed and not resume:
+        raise UserError("--retry-failed: only with --resume (it reruns the FAILED trials of an earlier sweep)")
     spec = load_spec(spec_path)
     spec_text = Path(spec_path).read_text()
     # --out may be a URI (s3://, gs://): Tune keeps the sweep state there, so another head can resume
@@ -427,7 +429,8 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
             failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
         )
         if resume:
-            tuner = tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=False)
+            tuner = tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=False,
+                                       restart_errored=retry_failed)
         else:
             tuner = tune.Tuner(
                 trainable,

@@ -199,7 +199,7 @@ def heatmap(points: pd.DataFrame, path: Path) -> Path:
         )
         fig.colorbar(image, ax=ax, label="zero-shot score (points)")
     fig.suptitle(
-        "Mean zero-shot score (over seeds, tasks and non-English languages); blank: no finished trial", fontsize=11
+        "Mean zero-shot score (over seeds, tasks and\nnon-English languages); blank: no finished trial", fontsize=11
     )
     fig.savefig(path)
     return path
