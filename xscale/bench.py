@@ -12,6 +12,7 @@ batches; per-trial overhead of smoke trials; stage cache speed-up of a whole swe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -40,17 +41,25 @@ def _mlm_like_batches(vocab: int, batch: int, seq: int, seed: int = 0):
         yield {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.randint(0, 3, (batch,), generator=g)}
 
 
-def bare_loop(model: torch.nn.Module, batches, steps: int, lr: float) -> float:
-    """The reference: forward, backward, step and nothing else; returns seconds."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+def bare_loop(model: torch.nn.Module, batches, steps: int, lr: float, compiled: bool = False) -> float:
+    """The reference: forward, backward, step and nothing else (on CUDA: bf16 autocast and fused
+    AdamW, as xscale's loop); returns seconds."""
+    cuda = next(model.parameters()).is_cuda
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, fused=cuda)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+    fwd = torch.compile(model) if compiled else model
     model.train()
+    if cuda:
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
-        b = next(batches)
-        loss = model(**b).loss
+        with autocast:
+            loss = fwd(**next(batches)).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+    if cuda:
+        torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 
@@ -133,23 +142,6 @@ def _cycle(items):
         yield from items
 
 
-def _bare_gpu_loop(model, batches, steps: int, compiled: bool) -> float:
-    """The GPU reference: bf16 autocast, fused AdamW, forward, backward, step and nothing else."""
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    fwd = torch.compile(model) if compiled else model
-    model.train()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = fwd(**next(batches)).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    torch.cuda.synchronize()
-    return time.perf_counter() - t0
-
-
 def bf16_matmul_peak(n: int = 8192, repeats: int = 10) -> float:
     a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
     b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
@@ -172,9 +164,10 @@ def gpu_throughput(arch: str = "base", batch: int = 32, seq: int = 512, steps: i
     name = torch.cuda.get_device_name(dev)
     datasheet = next((v for k, v in BF16_PEAK.items() if k in name), None)
     measured = bf16_matmul_peak()
-    rows = []
+    rows, params = [], 0
     for compiled in modes:
         model = models.build(config, "mlm", seed=0).to(dev)
+        params = sum(p.numel() for p in model.parameters())
         flops = mlm_flops_per_token(model, config, seq)
         batches = _cycle(_mlm_batches_on(dev, config.vocab_size, batch, seq))
         cfg = TrainConfig(steps=warmup, lr=1e-4, log_every=10**9, compile=compiled)
@@ -182,8 +175,8 @@ def gpu_throughput(arch: str = "base", batch: int = 32, seq: int = 512, steps: i
         train(model, batches, cfg)  # warm-up: cuDNN/cuBLAS choices and, when compiled, the compilation
         first = time.perf_counter() - t0
         ours = train(model, batches, TrainConfig(steps=steps, lr=1e-4, log_every=10**9, compile=compiled)).seconds
-        _bare_gpu_loop(model, batches, warmup, compiled)
-        bare = _bare_gpu_loop(model, batches, steps, compiled)
+        bare_loop(model, batches, warmup, 1e-4, compiled)
+        bare = bare_loop(model, batches, steps, 1e-4, compiled)
         tokens = steps * batch * seq
         tps = tokens / ours
         rows.append({"compile": compiled, "tokens_per_s": tps, "bare_tokens_per_s": tokens / bare, "ratio": bare / ours,
@@ -195,7 +188,7 @@ def gpu_throughput(arch: str = "base", batch: int = 32, seq: int = 512, steps: i
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
     return {"device": name, "arch": f"xlm-roberta-{arch}", "batch": batch, "seq": seq, "steps": steps,
-            "params": sum(p.numel() for p in models.build(config, "mlm").parameters()),
+            "params": params,
             "bf16_peak_datasheet": datasheet, "bf16_matmul_measured": measured, "torch": torch.__version__, "rows": rows}
 
 
