@@ -111,23 +111,44 @@ def _token_stream(ctx: Context) -> Iterator[int]:
             yield tok.sep_token_id
 
 
-def _mlm_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Masked batches over the corpus prefix of `tokens` tokens, packed into `seq_len` sequences."""
-    tok = ctx.tokenizer
+def _pack(stream: Iterator[int], n_seqs: int, seq_len: int, tok, tokens: int) -> torch.Tensor:
+    """The next `n_seqs` sequences of `seq_len` tokens (<s> body </s>) from the token stream."""
     body = seq_len - 2
-    stream = _token_stream(ctx)
     seqs = []
-    for _ in range(math.ceil(tokens / body)):
+    for _ in range(n_seqs):
         chunk = list(itertools.islice(stream, body))
         if len(chunk) < body:
             raise ValueError(f"pretrain.pretrain_tokens={tokens} exceeds the corpus; "
                              "lower it or raise the benchmark's corpus_tokens")
         seqs.append([tok.cls_token_id, *chunk, tok.sep_token_id])
-    data = torch.tensor(seqs, dtype=torch.long)
+    return torch.tensor(seqs, dtype=torch.long)
+
+
+def short_batch_size(p) -> int:
+    """Sequences per step of the short-sequence phase: as many tokens per step as the main phase."""
+    return max(1, round(p.batch_size * (p.max_seq_len - 2) / (p.short_seq_len - 2)))
+
+
+def _mlm_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int,
+                 short_steps: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Masked batches over the corpus prefix of `tokens` tokens, packed into `seq_len` sequences.
+
+    With `short_steps`, the first steps read the start of that prefix packed into
+    `pretrain.short_seq_len` sequences (as many tokens per step), the rest of it follows at `seq_len`."""
+    tok = ctx.tokenizer
+    p = ctx.spec.pretrain
+    stream = _token_stream(ctx)
     gen = torch.Generator().manual_seed(ctx.seed)
+    if short_steps:
+        short_batch = short_batch_size(p)
+        data = _pack(stream, short_steps * short_batch, p.short_seq_len, tok, tokens)
+        for s in range(0, len(data), short_batch):
+            yield mask_tokens(data[s : s + short_batch], tok, p.mask_prob, gen)
+        tokens -= short_steps * short_batch * (p.short_seq_len - 2)
+    data = _pack(stream, max(batch_size, math.ceil(tokens / (seq_len - 2))), seq_len, tok, tokens)
     while True:
         for s in range(0, len(data) - batch_size + 1, batch_size):
-            yield mask_tokens(data[s : s + batch_size], tok, ctx.spec.pretrain.mask_prob, gen)
+            yield mask_tokens(data[s : s + batch_size], tok, p.mask_prob, gen)
 
 
 def mask_tokens(ids: torch.Tensor, tok, prob: float, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -203,7 +224,11 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
                           max_grad_norm=1.0, log_every=max(1, steps // 10), compile=ctx.spec.resources.compile,
                           nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"))
         ctx.log(f"pretrain {size}: {steps} steps, {p.pretrain_tokens:,} tokens, checkpoints at {list(fractions)}")
-        res = train(model, _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens), cfg,
+        short_steps = round(p.short_seq_fraction * steps) if p.short_seq_len else 0
+        batches = _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, short_steps)
+        if short_steps:
+            ctx.log(f"pretrain {size}: first {short_steps} steps at {p.short_seq_len} tokens per sequence")
+        res = train(model, batches, cfg,
                     loss_fn=mlm_loss, on_step=on_step,
                     on_log=lambda s, loss: ctx.log(f"pretrain {size}: step {s}/{steps} loss {loss:.3f}"))
         return {"tokens_at_fraction": tokens_at, "seconds": res.seconds, "final_loss": res.final_loss,

@@ -38,3 +38,43 @@ def test_multitask_mlm_translated_intermediate(tmp_path):
         assert key in m
     # Both tasks' (translated) rows count as intermediate examples.
     assert m["scale/intermediate_examples"] == 2 * english * len(bench.languages(get_task("xnli")))
+
+
+def test_short_sequence_phase_then_full_length(tmp_path):
+    """`pretrain.short_seq_len`: the first steps read the corpus packed short (as many tokens per
+    step), the rest of the same prefix follows at max_seq_len; the pretraining run uses it."""
+    from xscale.pipeline import Context, _mlm_batches, short_batch_size
+
+    datasets.disable_progress_bars()
+    torch.set_num_threads(1)
+    spec = parse_spec({
+        "benchmark": {"preset": "tiny"},
+        "model": {"size": "xs", "max_seq_len": 32},
+        "pretrain": {"pretrain_tokens": 3000, "max_seq_len": 32, "batch_size": 4, "short_seq_len": 8,
+                     "short_seq_fraction": 0.5, "mask_prob": 1e-9},  # ~nothing masked: ids stay readable
+        "intermediate": {"task": "none"},
+        "target": {"tasks": ["udpos"], "max_eval_examples": 10},
+        "probes": {"after": []},
+    }, name="short")
+    bench = make_benchmark(spec, tmp_path)
+    ctx = Context(spec, spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1},
+                  StageCache(tmp_path / "cache"), bench, lambda m: None)
+    p = spec.pretrain
+    assert short_batch_size(p) == 4 * 30 // 6  # 20 sequences of 6 body tokens = 4 of 30
+    batches = _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, short_steps=3)
+    ids = [next(batches)["input_ids"] for _ in range(6)]
+    assert [tuple(x.shape) for x in ids] == [(20, 8)] * 3 + [(4, 32)] * 3
+    # The short phase and the long one read consecutive parts of the same token stream.
+    bodies = [tok for x in ids for row in x.tolist() for tok in row[1:-1]]
+    plain = [tok for row in next(_mlm_batches(ctx, 182, 1, 180))["input_ids"].tolist() for tok in row[1:-1]]
+    assert bodies[:180] == plain
+
+    logs = []
+    spec = spec.model_copy(update={"pretrain": p.model_copy(update={"mask_prob": 0.15})})
+    run_trial(spec, spec.cells()[0], StageCache(tmp_path / "cache"), bench, lambda m, s: None, logs.append)
+    assert any("at 8 tokens per sequence" in line for line in logs)
+
+
+def test_short_seq_len_must_be_below_max_seq_len():
+    with pytest.raises(Exception, match="short_seq_len must be < max_seq_len"):
+        parse_spec({"pretrain": {"max_seq_len": 32, "short_seq_len": 32}}, name="bad")

@@ -155,6 +155,18 @@ class Pretrain(_Frozen):
     """Fraction of pretraining steps with linear warmup."""
     mask_prob: float = Field(0.15, gt=0, lt=1)
     """Fraction of tokens masked for MLM."""
+    short_seq_len: int | None = Field(None, ge=4)
+    """If set, the first `short_seq_fraction` of the steps use sequences this long, with as many tokens
+    per step (BERT's short-then-long schedule). Tiny models from scratch leave the unigram plateau
+    hundreds of steps sooner on short sequences."""
+    short_seq_fraction: float = Field(0.8, ge=0, le=1)
+    """Fraction of pretraining steps at `short_seq_len` (when it is set)."""
+
+    @model_validator(mode="after")
+    def _short_below_max(self):
+        if self.short_seq_len is not None and self.short_seq_len >= self.max_seq_len:
+            raise ValueError(f"short_seq_len must be < max_seq_len ({self.max_seq_len}), got {self.short_seq_len}")
+        return self
     checkpoints: dict[float, str] = Field(default_factory=dict)
     """Hub models only: checkpoint fraction -> local path or Hub revision of that checkpoint."""
 
