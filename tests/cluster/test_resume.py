@@ -21,7 +21,10 @@ def _cmdline(pid: int) -> str:
 
 
 def test_driver_killed_then_resumed(procs, tmp_path, cache_dir):
-    spec = write_spec(tmp_path, "resume")
+    # Longer target training than the other cluster tests: the second trial must still be running
+    # when the kill lands ~3 s after the first one finished, also on a loaded machine (a CI run once
+    # saw both finish inside that window).
+    spec = write_spec(tmp_path, "resume", target={"epochs": 8})
     log = tmp_path / "first.log"
     # One CPU: the two trials run one after the other, so the kill lands after one trial finished
     # and while the other runs.

@@ -84,7 +84,7 @@ def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_to
     by_fraction[1.0] = pre
 
     rows = []
-    pretrain_seconds = _pretrain_seconds(cache)
+    pretrain_seconds = _pretrain_seconds(cache, spec, size, seed)
     rows.append(CheckRow("transfer/pretrain_cpu_seconds", seed, pretrain_seconds, PRETRAIN_MAX_SECONDS,
                          pretrain_seconds <= PRETRAIN_MAX_SECONDS))
     gains = []
@@ -114,10 +114,15 @@ def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_to
     return rows
 
 
-def _pretrain_seconds(cache) -> float:
-    """Compute time of the check's pretraining run, from its cache entry."""
+def _pretrain_seconds(cache, spec, size: str, seed: int) -> float:
+    """Compute time of the check's pretraining run, from its cache entry (the cache folder may also
+    hold runs of earlier versions of the check)."""
     import json
 
-    seconds = [json.loads(p.read_text()).get("compute_seconds", math.nan)
-               for p in Path(cache.root, "pretrain").glob("*/entry.json")]
-    return max(seconds) if seconds else math.nan
+    want = json.loads(json.dumps(spec.pretrain.model_dump(exclude={"checkpoint_fraction", "checkpoints"})))
+    for path in Path(cache.root, "pretrain").glob("*/entry.json"):
+        entry = json.loads(path.read_text())
+        config = entry.get("config", {})
+        if config.get("pretrain") == want and config.get("size") == size and config.get("seed") == seed:
+            return float(entry.get("compute_seconds", math.nan))
+    return math.nan
