@@ -35,6 +35,9 @@ from the first step, the `s` model stayed on the unigram plateau for its whole b
 ~4.8 nats, unigram 5.1) and learned no cross-lingual alignment; on 16-token sequences it leaves the
 plateau after ~300 steps."""
 CHECK_FRACTIONS = (0.25, 0.5, 1.0)
+CHECK_TARGET_EPOCHS, CHECK_TARGET_LR = 10, 3e-4
+"""English fine-tuning of the check: English XNLI-like accuracy was 54 after 3 epochs at 1e-3, 69 after
+10 epochs at 3e-4; 10 epochs at 1e-3 collapsed to one class (seed 0)."""
 
 
 def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens: int, size: str):
@@ -47,9 +50,9 @@ def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens
                      "short_seq_len": CHECK_SHORT_SEQ_LEN, "short_seq_fraction": 0.8, "lr": 2e-3,
                      "warmup_fraction": 0.1, "checkpoint_fraction": {"grid": list(CHECK_FRACTIONS)}},
         "intermediate": {"task": "none"},
-        "target": {"tasks": list(targets), "epochs": 3, "max_eval_examples": 1000},
+        "target": {"tasks": list(targets), "epochs": CHECK_TARGET_EPOCHS, "max_eval_examples": 1000},
         "probes": {"after": ["pretrain"], "max_pairs": 500},
-        "optim": {"lr": 1e-3, "batch_size": 32},
+        "optim": {"lr": CHECK_TARGET_LR, "batch_size": 32},
         "seed": seed,
     }, name="synth-check")
 
