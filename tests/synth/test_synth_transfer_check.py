@@ -24,3 +24,26 @@ def test_model_checks_run_through_the_pipeline(tmp_path):
     # Mean-centred retrieval of 50 candidates after pretraining: chance is 2%.
     assert rows["retrieval/centred_accuracy"].measured > 6
     assert len(TRANSFER_LANGS) == 4
+
+
+def test_pretraining_transfers_pos_zero_shot(tmp_path):
+    """The seeded transfer smoke test: the check's recipe (short-sequence MLM pretraining, then English
+    POS fine-tuning) at CI size (`xs`, the `small` preset's 600k-token corpus, ~45 s) beats random
+    initialisation zero-shot. Measured on seed 0: +13 points averaged over clone/near/vso/sov
+    (clone 41.9 against 25.3); with 64-token pretraining sequences from the first step it was ~0."""
+    import datasets
+    import torch
+
+    from xscale.benchmark import SyntheticBenchmark
+    from xscale.cache import StageCache
+    from xscale.synth.transfer_check import _run, check_spec
+
+    datasets.disable_progress_bars()
+    torch.set_num_threads(1)
+    bench = SyntheticBenchmark(ensure(tmp_path, preset="small", seed=0))
+    cache = StageCache(tmp_path / "cache")
+    spec = check_spec(0, "small", ("udpos",), 600_000, "xs")
+    pre, scratch = _run(spec, bench, cache, 1.0), _run(spec, bench, cache, 0.0)
+    gains = [pre[f"target/udpos/{lang}/f1"] - scratch[f"target/udpos/{lang}/f1"] for lang in TRANSFER_LANGS]
+    assert sum(gains) / len(gains) >= 5, gains
+    assert pre["target/udpos/clone/f1"] >= scratch["target/udpos/clone/f1"] + 8, gains
