@@ -124,6 +124,15 @@ def _pack(stream: Iterator[int], n_seqs: int, seq_len: int, tok, tokens: int) ->
     return torch.tensor(seqs, dtype=torch.long)
 
 
+def pretrain_key_config(p) -> dict[str, Any]:
+    """The pretraining settings that make a pretraining run (its cache key): not the checkpoint to
+    take, and not the short-sequence knobs while they are off (so older cache entries stay valid)."""
+    exclude = {"checkpoint_fraction", "checkpoints"}
+    if p.short_seq_len is None:
+        exclude |= {"short_seq_len", "short_seq_fraction"}
+    return p.model_dump(exclude=exclude)
+
+
 def short_batch_size(p) -> int:
     """Sequences per step of the short-sequence phase: as many tokens per step as the main phase."""
     return max(1, round(p.batch_size * (p.max_seq_len - 2) / (p.short_seq_len - 2)))
@@ -199,7 +208,7 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
         "size": size,
         "config": config.to_dict(),
         "seed": ctx.seed,
-        "pretrain": p.model_dump(exclude={"checkpoint_fraction", "checkpoints"}),
+        "pretrain": pretrain_key_config(p),
         "fractions": list(fractions),
         "debug": ctx.spec.debug,
     }

@@ -78,3 +78,14 @@ def test_short_sequence_phase_then_full_length(tmp_path):
 def test_short_seq_len_must_be_below_max_seq_len():
     with pytest.raises(Exception, match="short_seq_len must be < max_seq_len"):
         parse_spec({"pretrain": {"max_seq_len": 32, "short_seq_len": 32}}, name="bad")
+
+
+def test_pretrain_cache_key_unchanged_while_short_phase_is_off():
+    """Adding the short-sequence knobs must not invalidate pretraining runs cached before them."""
+    from xscale.pipeline import pretrain_key_config
+
+    off = parse_spec({}, name="off").pretrain
+    on = parse_spec({"pretrain": {"short_seq_len": 16}}, name="on").pretrain
+    assert set(pretrain_key_config(off)) == {"pretrain_tokens", "batch_size", "max_seq_len", "lr",
+                                             "warmup_fraction", "mask_prob"}
+    assert pretrain_key_config(on)["short_seq_len"] == 16 and pretrain_key_config(on)["short_seq_fraction"] == 0.8

@@ -161,14 +161,14 @@ class Pretrain(_Frozen):
     hundreds of steps sooner on short sequences."""
     short_seq_fraction: float = Field(0.8, ge=0, le=1)
     """Fraction of pretraining steps at `short_seq_len` (when it is set)."""
+    checkpoints: dict[float, str] = Field(default_factory=dict)
+    """Hub models only: checkpoint fraction -> local path or Hub revision of that checkpoint."""
 
     @model_validator(mode="after")
     def _short_below_max(self):
         if self.short_seq_len is not None and self.short_seq_len >= self.max_seq_len:
             raise ValueError(f"short_seq_len must be < max_seq_len ({self.max_seq_len}), got {self.short_seq_len}")
         return self
-    checkpoints: dict[float, str] = Field(default_factory=dict)
-    """Hub models only: checkpoint fraction -> local path or Hub revision of that checkpoint."""
 
 
 class Intermediate(_Frozen):

@@ -122,7 +122,9 @@ def _pretrain_seconds(cache, spec, size: str, seed: int) -> float:
     hold runs of earlier versions of the check)."""
     import json
 
-    want = json.loads(json.dumps(spec.pretrain.model_dump(exclude={"checkpoint_fraction", "checkpoints"})))
+    from xscale.pipeline import pretrain_key_config
+
+    want = json.loads(json.dumps(pretrain_key_config(spec.pretrain)))
     for path in Path(cache.root, "pretrain").glob("*/entry.json"):
         entry = json.loads(path.read_text())
         config = entry.get("config", {})
