@@ -267,7 +267,11 @@ SWEEP_FIGURES = ("overhead", "cache", "parallelism", "cost_scaling")
 
 def sweep_figures(spec: Path, smoke: bool, wanted: tuple[str, ...] = SWEEP_FIGURES) -> dict:
     """Per-trial overhead, the cache speed-up, parallelism and cost against grid size (those `wanted`)."""
-    work = Path(tempfile.mkdtemp(prefix="xscale-bench-"))
+    with tempfile.TemporaryDirectory(prefix="xscale-bench-") as tmp:
+        return _sweep_figures(spec, smoke, wanted, Path(tmp))
+
+
+def _sweep_figures(spec: Path, smoke: bool, wanted: tuple[str, ...], work: Path) -> dict:
     cache = ["--cache-dir", str(work / "cache")]
     figs: dict = {}
     if "overhead" not in wanted and "cache" not in wanted:
@@ -369,11 +373,11 @@ def run(smoke: bool, only: set[str] | None = None) -> dict:
                            "target": "grouped <= 0.15"}
     sweep_wanted = tuple(f for f in SWEEP_FIGURES if want("sweep") or want(f))
     if sweep_wanted:
-        spec = ROOT / "search_spaces" / "size_vs_data.yaml"
-        if smoke:
-            spec = _variant(ROOT / "search_spaces" / "smoke.yaml", Path(tempfile.mkdtemp(prefix="xscale-bench-spec-")),
-                            "bench_smoke", _shrink)
-        figs.update(sweep_figures(spec, smoke, sweep_wanted))
+        with tempfile.TemporaryDirectory(prefix="xscale-bench-spec-") as spec_dir:
+            spec = ROOT / "search_spaces" / "size_vs_data.yaml"
+            if smoke:
+                spec = _variant(ROOT / "search_spaces" / "smoke.yaml", Path(spec_dir), "bench_smoke", _shrink)
+            figs.update(sweep_figures(spec, smoke, sweep_wanted))
     return results
 
 

@@ -10,6 +10,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_bench_smoke(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    before = set(Path(tempfile.gettempdir()).glob("xscale-bench-*"))
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=900)
@@ -23,6 +27,8 @@ def test_bench_smoke(tmp_path):
     assert figs["cache"]["pretrain_runs_no_cache"] == 2 and figs["cache"]["pretrain_runs_cached"] == 1
     assert [r["cells"] for r in figs["cost_scaling"]] == [1, 2]
     assert "padding waste" in proc.stdout and "stage cache" in proc.stdout
+    # The bench's scratch sweeps (specs, caches, MLflow stores) are gone afterwards.
+    assert set(Path(tempfile.gettempdir()).glob("xscale-bench-*")) <= before
 
 
 def test_mlm_flops_per_token_of_xlmr_base():
