@@ -7,6 +7,7 @@ returns every metric. Metric keys follow ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import time
@@ -201,8 +202,12 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
     config = models.scratch_config(size, len(tok), max_len, tok.pad_token_id)
     if frac == 0.0:
         # The no-pretraining baseline (`xscale synth check` compares against it): random init.
+        # Its key names the architecture and the benchmark: the later stages' cache keys build on it,
+        # so random encoders of two sizes must not share their fine-tuned results.
         ctx.tokens["pretrain"] = 0
-        return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), f"random:{ctx.seed}"
+        arch = hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
+        key = f"random:{size}:{arch}:{ctx.seed}:{ctx.bench.key}"
+        return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), key
     stage_cfg = {
         "benchmark": ctx.bench.key,
         "size": size,

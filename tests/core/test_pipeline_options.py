@@ -89,3 +89,26 @@ def test_pretrain_cache_key_unchanged_while_short_phase_is_off():
     assert set(pretrain_key_config(off)) == {"pretrain_tokens", "batch_size", "max_seq_len", "lr",
                                              "warmup_fraction", "mask_prob"}
     assert pretrain_key_config(on)["short_seq_len"] == 16 and pretrain_key_config(on)["short_seq_fraction"] == 0.8
+
+
+def test_random_init_baselines_of_two_sizes_get_their_own_keys(tmp_path):
+    """Checkpoint fraction 0.0 (random init, the baseline of `xscale synth check`; specs cannot ask for
+    it): the encoder's key, which every later stage's cache key builds on, names the size, so the
+    fine-tuned results of `xs` are never served to `s` (they were, when the key was the seed alone)."""
+    from xscale.pipeline import Context, pretrain_stage
+
+    datasets.disable_progress_bars()
+    spec = parse_spec({
+        "benchmark": {"preset": "tiny"},
+        "model": {"size": {"grid": ["xs", "s"]}, "max_seq_len": 32},
+        "pretrain": {"pretrain_tokens": 3000, "max_seq_len": 32},
+        "intermediate": {"task": "none"},
+        "target": {"tasks": ["udpos"]},
+    }, name="random")
+    bench = make_benchmark(spec, tmp_path)
+    keys = {}
+    for cell in spec.cells():
+        ctx = Context(spec, cell | {"pretrain.checkpoint_fraction": 0.0}, StageCache(tmp_path / "cache"), bench, lambda msg: None)
+        config, _, keys[cell["model.size"]] = pretrain_stage(ctx)
+        assert config.hidden_size == {"xs": 64, "s": 128}[cell["model.size"]]
+    assert keys["xs"] != keys["s"] and all(bench.key in k for k in keys.values())
