@@ -32,8 +32,9 @@ ENTRY = "entry.json"
 LEASE_SECONDS = float(os.environ.get("XSCALE_CACHE_LEASE_SECONDS", "60"))
 POLL_SECONDS = 0.5
 # Part of every key: bump it when a stage computes something else from the same config (2: the
-# synthetic benchmark's retrieval tasks honour target.max_eval_examples).
-KEY_VERSION = 2
+# synthetic benchmark's retrieval tasks honour target.max_eval_examples; 3: retrieval target stages
+# no longer probe their unchanged encoder).
+KEY_VERSION = 3
 
 
 def content_key(stage: str, config: dict[str, Any], inputs: tuple[str, ...] = ()) -> str:

@@ -382,15 +382,16 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
         scores: dict[str, float] = {}
         tokens = 0
         seconds = 0.0
+        probe_model = None
         if task.format == "retrieval":
-            # BUCC and Tatoeba get no target training: they score the encoder's pooled states.
+            # BUCC and Tatoeba get no target training: they score the encoder's pooled states. The
+            # encoder is the one already probed after the intermediate stage, so it is not probed again.
             encoder = models.build(config, "mlm", encoder_state=state, seed=ctx.seed).base_model.to(device())
             for lang in ctx.bench.languages(task):
                 if lang == ENGLISH:
                     continue
                 for metric, v in retrieval_scores(ctx, task, encoder, lang).items():
                     scores[f"target/{task.name}/{lang}/{metric}"] = v
-            probe_model = encoder
         else:
             rows = ctx.bench.train(task)
             if tc.max_train_examples:
@@ -409,7 +410,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
                 for metric, v in evaluate(ctx, task, model, ctx.bench.test(task, lang), lang).items():
                     scores[f"target/{task.name}/{lang}/{metric}"] = v
             probe_model = model.base_model
-        if "target" in ctx.spec.probes.after:
+        if probe_model is not None and "target" in ctx.spec.probes.after:
             for k, v in probe(ctx, probe_model).items():
                 scores[f"probe/{k}"] = v
         return {"metrics": scores, "tokens": tokens, "seconds": seconds}
@@ -511,7 +512,8 @@ def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, repor
         ctx.metrics["dev/score"] = _target_dev(ctx)
         report(dict(ctx.metrics), f"target/{name}")
 
-    # The "after target" alignment is the mean over the target tasks' fine-tuned encoders.
+    # The "after target" alignment is the mean over the target tasks' fine-tuned encoders (retrieval
+    # tasks fine-tune nothing, so they are not in it; a spec with only retrieval targets has none).
     ctx.metrics.update({f"align/target/{k}": float(np.mean(v)) for k, v in target_probe.items()})
     ctx.metrics.update(_retention(ctx.metrics))
     if task_scores:
@@ -519,6 +521,9 @@ def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, repor
     total_tokens = sum(ctx.tokens.values())
     ctx.metrics["scale/train_flops"] = 6.0 * counts["non_embedding_params"] * total_tokens
     ctx.metrics["time/stage_compute_seconds"] = sum(ctx.stage_seconds.values())
+    for name, seconds in ctx.stage_seconds.items():  # per stage kind, so a sweep can say where time went
+        key = f"time/compute/{name.split('/')[0]}_seconds"
+        ctx.metrics[key] = ctx.metrics.get(key, 0.0) + seconds
     ctx.metrics["time/trial_seconds"] = time.perf_counter() - t0
     cache.discard_uncached()
     return dict(ctx.metrics)

@@ -456,18 +456,35 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
         if started_ray:
             ray.shutdown()
     pretrain_runs = sum(int(r.get("cache/computed/pretrain", 0)) for r in rows)
+    compute = stage_compute(rows)
     tracker.end_sweep(status, {"sweep/trials_finished": finished, "sweep/trials_failed":
                                sum(r.get("status") == "FAILED" for r in rows), "sweep/pretrain_runs": pretrain_runs,
-                               "sweep/wall_seconds": time.time() - t0})
+                               "sweep/wall_seconds": time.time() - t0,
+                               **{f"sweep/compute_seconds/{k}": v for k, v in compute.items()}})
     print()
     print(final_table(rows, spec))
     print(f"\n{finished}/{len(rows)} trials finished in {time.time() - t0:.0f}s; pretraining ran {pretrain_runs} "
           f"time(s) ({len({r['model.size'] for r in rows if 'model.size' in r})} model size(s)); MLflow parent run {tracker.parent_id}")
+    if compute:
+        total = sum(compute.values())
+        print("stage compute of the finished trials (cache hits cost none): " + ", ".join(
+            f"{k} {v:.0f}s ({100 * v / total:.0f}%)" for k, v in sorted(compute.items(), key=lambda kv: -kv[1])))
     if status == "KILLED":
         print(f"interrupted: continue with `xscale sweep {spec_path} --resume"
               + (f" --out {out}" if out else "") + "`")
         return 130
     return 0 if finished else 1
+
+
+def stage_compute(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds of stage compute per stage kind over the trials' final reports (`time/compute/{stage}_seconds`)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k.startswith("time/compute/"):
+                stage = k[len("time/compute/"):].removesuffix("_seconds")
+                out[stage] = out.get(stage, 0.0) + float(v)
+    return out
 
 
 def _holds_files(path: str) -> bool:

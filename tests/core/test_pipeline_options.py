@@ -1,6 +1,8 @@
 """The paper's alternatives run through the one pipeline: multi-task intermediate training with
 temperature sampling, continued multilingual MLM, and translated intermediate data."""
 
+import json
+
 import datasets
 import pytest
 import torch
@@ -112,3 +114,38 @@ def test_random_init_baselines_of_two_sizes_get_their_own_keys(tmp_path):
         config, _, keys[cell["model.size"]] = pretrain_stage(ctx)
         assert config.hidden_size == {"xs": 64, "s": 128}[cell["model.size"]]
     assert keys["xs"] != keys["s"] and all(bench.key in k for k in keys.values())
+
+
+def test_after_target_alignment_averages_only_fine_tuned_encoders(tmp_path):
+    """Retrieval targets train nothing: their encoder is the one probed after the intermediate stage,
+    so it is not probed again and does not dilute `align/target` (the mean over fine-tuned encoders)."""
+    datasets.disable_progress_bars()
+    torch.set_num_threads(1)
+    spec = parse_spec({
+        "benchmark": {"preset": "tiny"},
+        "model": {"size": "xs", "max_seq_len": 32},
+        "pretrain": {"pretrain_tokens": 4000, "max_seq_len": 32, "batch_size": 8},
+        "intermediate": {"task": "none"},
+        "target": {"tasks": ["udpos", "tatoeba"], "max_eval_examples": 20},
+        "probes": {"max_pairs": 20},
+        "optim": {"batch_size": 16},
+    }, name="probes")
+    bench = make_benchmark(spec, tmp_path)
+    stages = {}
+    m = run_trial(spec, spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1},
+                  StageCache(tmp_path / "cache"), bench, lambda metrics, stage: stages.update({stage: metrics}),
+                  lambda msg: None)
+    assert "target/tatoeba/clone/accuracy" in m
+    entries = [json.loads(f.read_text()) for f in (tmp_path / "cache" / "target").glob("*/entry.json")]
+    metrics = {e["config"]["task"]: e["metrics"] for e in entries}
+    assert not any(k.startswith("probe/") for k in metrics["tatoeba"])
+    # The one fine-tuned encoder's probe is the mean (with tatoeba's unchanged encoder it would not be).
+    udpos_cka = metrics["udpos"]["probe/cka/avg/cka"]
+    assert udpos_cka != pytest.approx(m["align/intermediate/cka/avg/cka"], abs=1e-9)
+    assert m["align/target/cka/avg/cka"] == pytest.approx(udpos_cka)
+    assert m["align/retention_target/cka/avg"] == pytest.approx(udpos_cka / m["align/pretrain/cka/avg/cka"])
+    # The per-stage compute times add up to the stage total.
+    parts = [v for k, v in m.items() if k.startswith("time/compute/")]
+    assert {k for k in m if k.startswith("time/compute/")} >= {"time/compute/pretrain_seconds",
+                                                               "time/compute/target_seconds"}
+    assert sum(parts) == pytest.approx(m["time/stage_compute_seconds"])

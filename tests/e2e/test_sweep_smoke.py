@@ -61,6 +61,17 @@ def test_sweep_records_every_trial(sweeps):
             assert key in m, key
     # Pretraining ran once per size, serving both checkpoint fractions.
     assert "pretraining ran 2 time(s)" in first.stdout
+    # Per-stage compute: pretraining is charged to the trials that ran it, and the sweep sums the stages.
+    ran_pretrain = [c for c in children if "time/compute/pretrain_seconds" in c.data.metrics]
+    assert len(ran_pretrain) == 2 and all(c.data.metrics["time/compute/pretrain_seconds"] > 0 for c in ran_pretrain)
+    assert all(c.data.metrics["time/compute/target_seconds"] > 0 for c in children)
+    for c in children:
+        parts = [v for k, v in c.data.metrics.items() if k.startswith("time/compute/")]
+        assert sum(parts) == pytest.approx(c.data.metrics["time/stage_compute_seconds"])
+    parent = parents[0].data.metrics
+    assert parent["sweep/compute_seconds/pretrain"] == pytest.approx(
+        sum(c.data.metrics["time/compute/pretrain_seconds"] for c in ran_pretrain))
+    assert "stage compute of the finished trials" in first.stdout
     assert "model.size" in first.stdout.splitlines()[-1] or "FINISHED" in first.stdout
 
 
@@ -70,4 +81,5 @@ def test_second_identical_sweep_is_all_cache_hits(sweeps):
     assert "pretraining ran 0 time(s)" in second.stdout
     client = MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}")
     _, children = _children(client, tmp, "second")
-    assert children and all(not any(k.startswith("cache/computed/") for k in c.data.metrics) for c in children)
+    assert children and all(not any(k.startswith(("cache/computed/", "time/compute/")) for k in c.data.metrics)
+                            for c in children)
