@@ -57,8 +57,9 @@ def sweep(tmp_path_factory, trial, cell_of):
     parent_tags = {"xscale.role": "sweep", "xscale.sweep": "demo", "xscale.sweep_dir": str(sweep_dir)}
     first = client.create_run(experiment, start_time=1_000, tags=parent_tags).info.run_id
     second = client.create_run(experiment, start_time=2_000, tags=parent_tags).info.run_id
-    for parent in (first, second):
+    for parent, resume in ((first, False), (second, True)):
         client.log_param(parent, "spec.name", "demo")
+        client.log_param(parent, "resume", str(resume))
         client.set_terminated(parent)
     ids = {}
     n = 0
@@ -165,3 +166,25 @@ def test_user_errors(sweep, tmp_path):
         report_main(str(other), None, None)
     with pytest.raises(UserError, match="no trial runs"):
         report_main(str(sweep["dir"].parent / "empty"), None, None)
+
+
+def test_a_fresh_sweep_into_a_reused_folder_drops_the_earlier_sweeps_trials(sweep, trial, cell_of):
+    """Sweep, delete the folder, sweep again without --resume: only the second sweep's trials count."""
+    from xscale.analysis.runs import load_runs
+
+    client, root = sweep["client"], sweep["dir"].parent
+    redo = root / "redo"
+    redo.mkdir()
+    experiment = client.get_experiment_by_name("demo-exp").experiment_id
+    tags = {"xscale.role": "sweep", "xscale.sweep": "redo", "xscale.sweep_dir": str(redo)}
+    kept = {}
+    for start, resume in ((10_000, "False"), (20_000, "False"), (30_000, "True")):
+        parent = client.create_run(experiment, start_time=start, tags=tags).info.run_id
+        client.log_batch(parent, params=[Param("spec.name", "redo"), Param("resume", resume)])
+        client.set_terminated(parent)
+        params, metrics = trial("xs", 0.1, 1.0, start // 10_000)
+        kept[start] = _log_trial(client, experiment, parent, f"t{start}", cell_of(params), params, metrics,
+                                 start=start + 1)
+    info, runs = load_runs(f"sqlite:///{root / 'mlflow.db'}", str(redo))
+    assert set(runs["run_id"]) == {kept[20_000], kept[30_000]}
+    assert len(info["run_ids"]) == 2

@@ -67,7 +67,8 @@ def runs_frame(children: list[dict]) -> pd.DataFrame:
 
 
 def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
-    """The sweep's parent-run info and one row per trial of every invocation of the sweep folder.
+    """The sweep's parent-run info and one row per trial of every invocation of the sweep folder
+    since its last fresh (not resumed) start.
 
     Raises UserError when no sweep parent run names this folder.
     """
@@ -76,6 +77,11 @@ def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
     if not parents:
         raise UserError(f"no sweep run in {tracking_uri} was recorded for sweep folder {os.path.abspath(sweep_dir)}")
     parents.sort(key=lambda p: p["start_time"] or 0)
+    # A fresh (not --resume) sweep into the folder starts its history over: earlier invocations there
+    # belong to a sweep whose files were removed, and their trials must not mix with this one's.
+    fresh = [i for i, p in enumerate(parents) if p["params"].get("resume") == "False"]
+    if fresh:
+        parents = parents[fresh[-1]:]
     latest = parents[-1]
     children = [child for parent in parents for child in tracking.child_runs(tracking_uri, parent)]
     info = {
