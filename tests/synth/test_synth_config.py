@@ -27,6 +27,14 @@ def test_config_is_frozen_and_knobs_override_the_preset():
         config.test_size = 3  # type: ignore[misc]
 
 
+def test_task_train_sizes_override_the_target_train_size():
+    assert PRESETS["default"].train_size("xnli") == 20_000
+    assert PRESETS["default"].train_size("udpos") == PRESETS["default"].target_train_size == 5_000
+    config = make_config("tiny", task_train_sizes={"pawsx": 7})
+    assert config.task_train_sizes == (("pawsx", 7),)
+    assert config.train_size("pawsx") == 7 and config.train_size("xnli") == PRESETS["tiny"].target_train_size
+
+
 def test_default_language_weights_are_english_heavy():
     weights = PRESETS["default"].lang_weights()
     assert weights["en"] == pytest.approx(0.3)
@@ -45,6 +53,9 @@ def test_default_language_weights_are_english_heavy():
     ("tiny", {"target_train_size": 2.5}, "synth.target_train_size: must be an integer"),
     ("tiny", {"corpus_lang_weights": {"xx": 1.0}}, "synth.corpus_lang_weights.xx: not one of the configured"),
     ("tiny", {"doc_sentences_min": 9, "doc_sentences_max": 3}, "synth.doc_sentences_max: must be >="),
+    ("tiny", {"task_train_sizes": {"tatoeba": 10}}, "synth.task_train_sizes.tatoeba: not a target task with a "
+                                                    "train split (allowed: xnli, pawsx, udpos, panx, xquad)"),
+    ("tiny", {"task_train_sizes": {"xnli": 0}}, "synth.task_train_sizes.xnli: must be an integer > 0 (got 0)"),
 ])
 def test_bad_knobs_raise_user_error_naming_the_field(preset, knobs, needle):
     with pytest.raises(UserError) as err:

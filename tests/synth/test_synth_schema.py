@@ -89,6 +89,22 @@ def test_target_splits(tiny_bench, name):
     assert all(len(data[f"test.{lang}"]) == TINY.test_size for lang in LANGUAGES)
 
 
+def test_a_task_train_size_extends_that_task_only_and_keeps_its_prefix(tmp_path):
+    """`task_train_sizes` gives one task more training rows; its first rows, its test sets and the
+    other tasks stay as they were (item i depends only on seed, task, split and i)."""
+    from xscale.synth import generate
+
+    quick = {"corpus_tokens": 2_000, "intermediate_train_size": 6, "intermediate_validation_size": 6,
+             "target_train_size": 6, "target_validation_size": 6, "test_size": 6, "retrieval_validation_size": 6}
+    base = generate(tmp_path / "base", "tiny", 0, **quick)
+    more = generate(tmp_path / "more", "tiny", 0, task_train_sizes={"xnli": 15}, **quick)
+    a, b = load_task(base, "xnli"), load_task(more, "xnli")
+    assert len(a["train"]) == 6 and len(b["train"]) == 15
+    assert b["train"].select(range(6)).to_list() == a["train"].to_list()
+    assert b["test.sov"].to_list() == a["test.sov"].to_list()
+    assert load_task(more, "udpos")["train"].to_list() == load_task(base, "udpos")["train"].to_list()
+
+
 def test_retrieval_splits(tiny_bench):
     tatoeba = load_task(tiny_bench, "tatoeba")
     assert set(tatoeba) == {f"{s}.{lang}" for s in ("validation", "test") for lang in OTHERS}

@@ -17,6 +17,9 @@ from xscale.errors import UserError
 LANGUAGES: tuple[str, ...] = ("en", "clone", "near", "vso", "sov", "inv")
 """Every language the benchmark can realise; `en` is the source language of all training splits."""
 
+TRAINED_TARGET_TASKS: tuple[str, ...] = ("xnli", "pawsx", "udpos", "panx", "xquad")
+"""Target tasks with an English train split (the retrieval tasks have none)."""
+
 DEFAULT_EN_WEIGHT = 0.3
 """Share of English documents in the corpus when `corpus_lang_weights` is not given."""
 
@@ -73,6 +76,9 @@ class SynthConfig:
     """Rows of each English intermediate task's validation split."""
     target_train_size: int = 5_000
     """Rows of each target task's English train split."""
+    task_train_sizes: tuple[tuple[str, int], ...] = ()
+    """Per-task train rows that override `target_train_size`, e.g. {xnli: 20000}. Real XNLI trains on
+    MNLI's 393k English pairs, far more than the other targets have."""
     target_validation_size: int = 1_000
     """Rows of each target task's English validation split."""
     test_size: int = 1_000
@@ -99,6 +105,14 @@ class SynthConfig:
         except (TypeError, ValueError):
             weights = (("?", math.nan),)
         object.__setattr__(self, "corpus_lang_weights", weights)
+        sizes = self.task_train_sizes
+        if isinstance(sizes, Mapping):
+            sizes = tuple(sizes.items())
+        try:
+            sizes = tuple((str(k), v) for k, v in sizes)
+        except (TypeError, ValueError):
+            sizes = (("?", 0),)
+        object.__setattr__(self, "task_train_sizes", sizes)
         # 0 and 0.0 must hash alike (the content hash is taken over the knobs' JSON).
         for f in fields(self):
             value = getattr(self, f.name)
@@ -141,6 +155,12 @@ class SynthConfig:
                                 f"(allowed: {', '.join(self.languages)})")
             if not (weight >= 0.0 and math.isfinite(weight)):
                 problems.append(f"synth.corpus_lang_weights.{lang}: must be a finite number >= 0 (got {weight})")
+        for task, size in self.task_train_sizes:
+            if task not in TRAINED_TARGET_TASKS:
+                problems.append(f"synth.task_train_sizes.{task}: not a target task with a train split "
+                                f"(allowed: {', '.join(TRAINED_TARGET_TASKS)})")
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                problems.append(f"synth.task_train_sizes.{task}: must be an integer > 0 (got {size!r})")
         if self.corpus_lang_weights and not sum(w for _, w in self.corpus_lang_weights) > 0:
             problems.append("synth.corpus_lang_weights: weights must not all be 0")
         if (isinstance(self.doc_sentences_min, int) and isinstance(self.doc_sentences_max, int)
@@ -163,11 +183,16 @@ class SynthConfig:
         total = sum(raw.values())
         return {lang: w / total for lang, w in raw.items()}
 
+    def train_size(self, task: str) -> int:
+        """Rows of target task `task`'s English train split."""
+        return dict(self.task_train_sizes).get(task, self.target_train_size)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every knob (the manifest's `config`)."""
         out = dataclasses.asdict(self)
         out["languages"] = list(self.languages)
         out["corpus_lang_weights"] = {k: v for k, v in self.corpus_lang_weights}
+        out["task_train_sizes"] = {k: v for k, v in self.task_train_sizes}
         return out
 
 
@@ -185,7 +210,7 @@ PRESETS: dict[str, SynthConfig] = {
     "small": SynthConfig(
         corpus_tokens=600_000, intermediate_train_size=2_000, intermediate_validation_size=300,
         target_train_size=1_000, target_validation_size=300, test_size=300, retrieval_validation_size=150),
-    "default": SynthConfig(),
+    "default": SynthConfig(task_train_sizes=(("xnli", 20_000),)),
 }
 """Named starting points: `tiny` for unit tests, `small` for smoke sweeps, `default` for real sweeps."""
 

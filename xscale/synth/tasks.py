@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xscale.synth import items as it
-from xscale.synth.config import SynthConfig
+from xscale.synth.config import TRAINED_TARGET_TASKS, SynthConfig
 from xscale.synth.languages import LANGUAGE_SPECS, LanguageSpec, Lexicon, Realiser, Tok
 from xscale.synth.mr import Sentence
 from xscale.synth.world import World, rng_for
@@ -312,6 +312,7 @@ share topics only."""
 
 INTERMEDIATE_TASKS: tuple[str, ...] = ("mnli", "qqp", "sst2", "squad", "squad_v2", "hellaswag", "ccg")
 TARGET_TASKS: tuple[str, ...] = ("xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc")
+assert TRAINED_TARGET_TASKS == TARGET_TASKS[:5], "config.TRAINED_TARGET_TASKS must list the non-retrieval targets"
 
 
 def balanced_label(seed: int, task: str, split: str, i: int, n_labels: int) -> int:
@@ -351,7 +352,7 @@ def task_splits(ctx: Ctx, name: str) -> Iterator[tuple[str, list[dict[str, Any]]
             for lang in others:
                 yield f"train.{lang}", [task.render(ctx, x, lang, "train", i) for i, x in enumerate(train)]
         return
-    train = make_items(ctx, task, "train", config.target_train_size)
+    train = make_items(ctx, task, "train", config.train_size(name))
     yield "train", [task.render(ctx, x, "en", "train", i) for i, x in enumerate(train)]
     validation = make_items(ctx, task, "validation", config.target_validation_size)
     yield "validation", [task.render(ctx, x, "en", "validation", i) for i, x in enumerate(validation)]
