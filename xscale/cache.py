@@ -231,10 +231,11 @@ class StageCache:
                 return hit
             build = self._build_dir(stage, key)
             try:
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 meta = compute(build)
                 meta = {"stage": stage, "key": key, "config": config, "inputs": list(inputs), **meta,
-                        "compute_seconds": time.perf_counter() - t0}
+                        "compute_seconds": time.perf_counter() - t0,
+                        "cpu_seconds": time.process_time() - cpu0}
                 path = self._publish(stage, key, build, meta) if self.enabled else build
             except BaseException:
                 shutil.rmtree(build, ignore_errors=True)

@@ -40,7 +40,10 @@ def _synth(args) -> int:
     from xscale.synth.cli import check_main, synth_main
 
     if args.action == "check":
-        return check_main(args.out, seeds=tuple(args.seeds), preset=args.preset, models=not args.no_models)
+        if args.jobs < 1:
+            raise UserError(f"--jobs: must be a positive number of processes, got {args.jobs}")
+        return check_main(args.out, seeds=tuple(args.seeds), preset=args.preset, models=not args.no_models,
+                          jobs=args.jobs)
     if not args.out:
         raise UserError("--out: required (the folder to write the benchmark into)")
     return synth_main(args.out, args.preset, args.seed)
@@ -87,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--preset", default="default", help="tiny, small or default")
     y.add_argument("--seed", type=int, default=0)
     y.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for `check`")
+    y.add_argument("--jobs", type=int, default=1,
+                   help="`check` this many seeds side by side, one process each (default 1)")
     y.add_argument("--no-models", action="store_true",
                    help="`check` only the data (shortcuts, balance), not transfer and retrieval (which train models)")
     y.set_defaults(fn=_synth)

@@ -30,6 +30,8 @@ def test_hit_after_compute(tmp_path):
     assert second.meta["metrics"] == {"m": 1.0}
     meta = json.loads((second.path / ENTRY).read_text())
     assert "out.txt" in meta["files"] and len(meta["files"]["out.txt"]) == 64
+    # Wall and CPU time of the computation are both kept (the synth check's budget is in CPU time).
+    assert meta["compute_seconds"] >= 0 and meta["cpu_seconds"] >= 0
 
 
 def test_disabled_cache_always_computes(tmp_path):

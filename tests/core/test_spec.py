@@ -100,3 +100,10 @@ def test_validate_does_not_import_heavy_libraries():
             % str(ROOT / "search_spaces" / "smoke.yaml"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_synth_check_refuses_a_non_positive_jobs_count(tmp_path):
+    r = _cli("synth", "check", "--out", str(tmp_path / "c"), "--jobs", "0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--jobs: must be a positive number of processes, got 0" in r.stderr
+    assert not (tmp_path / "c").exists()

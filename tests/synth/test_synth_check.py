@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from xscale.synth.check import (CHECKS, CheckRow, balance_checks, format_table, logreg_accuracy, shortcut_checks,
-                                tagger_accuracies, train_logreg)
+from xscale.synth.check import (CHECKS, CheckRow, balance_checks, format_table, logreg_accuracy, run_checks,
+                                shortcut_checks, tagger_accuracies, train_logreg)
 from xscale.synth.cli import check_main
 
 
@@ -54,6 +54,12 @@ def test_format_table_marks_failures():
     lines = table.splitlines()
     assert lines[0].split() == ["check", "seed", "measured", "threshold", "ok"]
     assert lines[1].endswith("yes") and lines[2].endswith("NO")
+
+
+def test_seeds_checked_side_by_side_give_the_same_rows_in_seed_order(tmp_path):
+    serial = run_checks(tmp_path, "tiny", (1, 0), checks={"balance": balance_checks})
+    parallel = run_checks(tmp_path, "tiny", (1, 0), checks={"balance": balance_checks}, jobs=2)
+    assert parallel == serial and [r.seed for r in parallel][0] == 1 and {r.seed for r in parallel} == {0, 1}
 
 
 @pytest.mark.slow

@@ -280,14 +280,27 @@ MODEL_CHECKS: dict[str, Check] = {"model": model_checks}
 
 
 def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] = (0, 1, 2),
-               checks: dict[str, Check] | None = None, **knobs: Any) -> list[CheckRow]:
-    """Generate (or reuse) the benchmark of each seed under `root` and run every check on it."""
-    rows: list[CheckRow] = []
-    for seed in seeds:
-        bench = ensure(root, preset, seed, **knobs)
-        for check in (checks or CHECKS).values():
-            rows.extend(check(bench, seed))
-    return rows
+               checks: dict[str, Check] | None = None, jobs: int = 1, **knobs: Any) -> list[CheckRow]:
+    """Generate (or reuse) the benchmark of each seed under `root` and run every check on it.
+
+    With `jobs` > 1 the seeds are checked side by side in that many processes (the model checks
+    train single-threaded, so one process per core is the fast layout); rows keep the seeds' order."""
+    checks = checks or CHECKS
+    if jobs <= 1 or len(seeds) <= 1:
+        return [row for seed in seeds for row in _seed_rows(root, preset, seed, checks, knobs)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may already hold torch's thread pools.
+    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_seed_rows, root, preset, seed, checks, knobs) for seed in seeds]
+        return [row for future in futures for row in future.result()]
+
+
+def _seed_rows(root: str | Path, preset: str, seed: int, checks: dict[str, Check],
+               knobs: dict[str, Any]) -> list[CheckRow]:
+    bench = ensure(root, preset, seed, **knobs)
+    return [row for check in checks.values() for row in check(bench, seed)]
 
 
 def format_table(rows: Sequence[CheckRow]) -> str:

@@ -48,15 +48,15 @@ def synth_main(out: str | Path, preset: str = "default", seed: int = 0) -> int:
 
 
 def check_main(out: str | Path | None, seeds: Sequence[int] = (0, 1, 2), preset: str = "default",
-               models: bool = True, **knobs: Any) -> int:
+               models: bool = True, jobs: int = 1, **knobs: Any) -> int:
     """Run every check on the benchmark of each seed (generated under `out`, or a temporary folder),
     print the table, and return 0 only if every check holds."""
     if out is None:
         with tempfile.TemporaryDirectory(prefix="xscale-synth-check-") as tmp:
-            return check_main(tmp, seeds, preset, models, **knobs)
+            return check_main(tmp, seeds, preset, models, jobs, **knobs)
     start = time.perf_counter()
     checks = {**CHECKS, **MODEL_CHECKS} if models else CHECKS
-    rows = run_checks(out, preset, seeds, checks=checks, **knobs)
+    rows = run_checks(out, preset, seeds, checks=checks, jobs=jobs, **knobs)
     print(format_table(rows))
     test_size = make_config(preset, **knobs).test_size
     if test_size < 1000:
