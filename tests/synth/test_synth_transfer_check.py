@@ -27,9 +27,11 @@ def test_model_checks_run_through_the_pipeline(tmp_path):
 
 
 def test_pretraining_transfers_pos_zero_shot(tmp_path):
-    """The seeded transfer smoke test: the check's recipe (short-sequence MLM pretraining, then English
-    POS fine-tuning) at CI size (`xs`, the `small` preset's 600k-token corpus, ~45 s) beats random
-    initialisation zero-shot. Measured on seed 0: +13.4 points averaged over clone/near/vso/sov
+    """The seeded transfer smoke test: the check's pretraining (short-sequence MLM), then English POS
+    fine-tuning, at CI size (`xs`, the `small` preset's 600k-token corpus, ~45 s) beats random
+    initialisation zero-shot. Fine-tuning here is 10 epochs at 3e-4 with the embeddings trained: the
+    check's own recipe (20 epochs at 6e-4, embeddings frozen) is tuned for `s` on the default preset and
+    gave only +2.5 at this size. Measured on seed 0: +13.4 points averaged over clone/near/vso/sov
     (clone 41.9 against 25.3). At this size the short-sequence phase is not what makes the difference
     (without it: +12.1); at the check's size it is (default preset, `s`, 2.6M tokens: clone 98.9 with
     it, 27.4 without, 22.9 from random init), which only `xscale synth check` measures."""
@@ -44,7 +46,7 @@ def test_pretraining_transfers_pos_zero_shot(tmp_path):
     torch.set_num_threads(1)
     bench = SyntheticBenchmark(ensure(tmp_path, preset="small", seed=0))
     cache = StageCache(tmp_path / "cache")
-    spec = check_spec(0, "small", ("udpos",), 600_000, "xs")
+    spec = check_spec(0, "small", ("udpos",), 600_000, "xs", epochs=10, lr=3e-4, freeze_embeddings=False)
     pre, scratch = _run(spec, bench, cache, 1.0), _run(spec, bench, cache, 0.0)
     gains = [pre[f"target/udpos/{lang}/f1"] - scratch[f"target/udpos/{lang}/f1"] for lang in TRANSFER_LANGS]
     assert sum(gains) / len(gains) >= 5, gains

@@ -35,12 +35,21 @@ from the first step, the `s` model stayed on the unigram plateau for its whole b
 ~4.8 nats, unigram 5.1) and learned no cross-lingual alignment; on 16-token sequences it leaves the
 plateau after ~300 steps."""
 CHECK_FRACTIONS = (0.25, 0.5, 1.0)
-CHECK_TARGET_EPOCHS, CHECK_TARGET_LR = 10, 3e-4
-"""English fine-tuning of the check: English XNLI-like accuracy was 54 after 3 epochs at 1e-3, 69 after
-10 epochs at 3e-4; 10 epochs at 1e-3 collapsed to one class (seed 0)."""
+CHECK_TARGET_EPOCHS, CHECK_TARGET_LR = 20, 6e-4
+CHECK_FREEZE_EMBEDDINGS = True
+"""English fine-tuning of the check, on the default preset's 20k XNLI-like and 5k POS-like pairs, with the
+embedding layer frozen. English XNLI-like accuracy (seed 1) was 55.5 after 10 epochs on 5k pairs; on
+20k pairs, 20 epochs at 3e-4, 84.4 with the embeddings trained and 85.2 frozen. Frozen embeddings also
+keep the other languages' words where pretraining put them: zero-shot XNLI on `clone` went from 36.3 to
+50.4. Seed 2 (frozen) reached 80.9 at 3e-4 and 86.5 at 6e-4 (30 epochs at 3e-4: 85.8, 1.4x the time);
+10 epochs at 1e-3 with trained embeddings collapsed to one class (seed 0). The recipe is tuned for `s` on
+the default preset: at CI size (`xs`, the `small` preset's 1k POS pairs, seed 0) it left POS transfer at
++2.5 points over random init, against +15.6 unfrozen at 20 epochs and +13.4 for 10 epochs at 3e-4."""
 
 
-def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens: int, size: str):
+def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens: int, size: str,
+               epochs: float = CHECK_TARGET_EPOCHS, lr: float = CHECK_TARGET_LR,
+               freeze_embeddings: bool = CHECK_FREEZE_EMBEDDINGS):
     from xscale.spec import parse_spec
 
     return parse_spec({
@@ -50,9 +59,10 @@ def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens
                      "short_seq_len": CHECK_SHORT_SEQ_LEN, "short_seq_fraction": 0.8, "lr": 2e-3,
                      "warmup_fraction": 0.1, "checkpoint_fraction": {"grid": list(CHECK_FRACTIONS)}},
         "intermediate": {"task": "none"},
-        "target": {"tasks": list(targets), "epochs": CHECK_TARGET_EPOCHS, "max_eval_examples": 1000},
+        "target": {"tasks": list(targets), "epochs": epochs, "max_eval_examples": 1000,
+                   "freeze_embeddings": freeze_embeddings},
         "probes": {"after": ["pretrain"], "max_pairs": 500},
-        "optim": {"lr": CHECK_TARGET_LR, "batch_size": 32},
+        "optim": {"lr": lr, "batch_size": 32},
         "seed": seed,
     }, name="synth-check")
 
@@ -118,7 +128,7 @@ def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_to
 
 
 def _pretrain_seconds(cache, spec, size: str, seed: int) -> float:
-    """Compute time of the check's pretraining run, from its cache entry (the cache folder may also
+    """CPU time of the check's pretraining run, from its cache entry (the cache folder may also
     hold runs of earlier versions of the check)."""
     import json
 
@@ -129,5 +139,6 @@ def _pretrain_seconds(cache, spec, size: str, seed: int) -> float:
         entry = json.loads(path.read_text())
         config = entry.get("config", {})
         if config.get("pretrain") == want and config.get("size") == size and config.get("seed") == seed:
-            return float(entry.get("compute_seconds", math.nan))
+            # CPU time, not wall time: the budget is CPU-minutes, and seeds may be checked side by side.
+            return float(entry.get("cpu_seconds", entry.get("compute_seconds", math.nan)))
     return math.nan
