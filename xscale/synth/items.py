@@ -12,7 +12,7 @@ import itertools
 import random
 from dataclasses import dataclass, replace
 
-from xscale.synth.languages import Realiser, question_np
+from xscale.synth.languages import Realiser, object_marked, question_np
 from xscale.synth.mr import (COMMON, EVENT, FRONT_LOC, FRONT_TIME, NAME, NP, PRON, PROP, WH_LOC, WH_OBJ,
                              WH_SUBJ, WH_TIME, WH_YN, Clause, Profile, Sampler, Sentence, np_type, same_np)
 from xscale.synth.world import FW, YEARS, World
@@ -371,7 +371,8 @@ def _swaps(world: World, sent: Sentence) -> list[Sentence]:
         verb = world.verbs[world.verb_of_key[c.pred]]
         if c.subj.kind not in (NAME, COMMON) or c.obj.kind not in (NAME, COMMON):
             continue
-        if verb.subj == verb.obj and not same_np(c.subj, c.obj):
+        # Swapping a marked and an unmarked argument would change an object-marking language's bag of words.
+        if verb.subj == verb.obj and not same_np(c.subj, c.obj) and object_marked(c.subj) == object_marked(c.obj):
             rest[i] = replace(c, subj=c.obj, obj=c.subj)
             out.append(with_clauses(*rest))
         if (c.subj.kind == COMMON and c.obj.kind == COMMON and c.subj.adjs != c.obj.adjs

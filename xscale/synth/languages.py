@@ -29,10 +29,14 @@ class LanguageSpec:
     order: str = "SVO"
     """Clause word order: "SVO", "VSO" or "SOV"."""
     adj_after_noun: bool = False
-    articles: bool = True
+    articles: tuple[str, ...] = ("the", "a")
+    """The articles the language has: English has both; a language with only `a` (like Turkish `bir`)
+    leaves definite nouns bare."""
     postpositions: bool = False
     case_markers: bool = False
-    """Subject and object NPs are followed by separate case-marker tokens (`nom`, `acc`)."""
+    """Differential object marking, as in Turkish: a definite object (a name, a pronoun, a question word or
+    a definite common noun) is followed by the accusative token `acc`; subjects and indefinite objects
+    are unmarked."""
     question_particle: bool = False
     """Questions are marked by the particle `q` instead of the auxiliary `did`."""
     reverse: bool = False
@@ -65,9 +69,10 @@ LANGUAGE_SPECS: dict[str, LanguageSpec] = {
         _syllables("bh dh gh mh ll rh c f sg", "ao ei ua iu oi", "- dd ch th nn"),
         order="VSO", adj_after_noun=True, question_particle=True),
     "sov": LanguageSpec(
-        "sov", "subject-object-verb, no articles, postpositions, case-marker tokens, question particle",
+        "sov", "subject-object-verb, postpositions, indefinite article only, accusative marker on definite "
+        "objects, question particle",
         _syllables("k s t n h m y r w g z d b p sh ch ts", "a i u e o", "- - - n"),
-        order="SOV", articles=False, postpositions=True, case_markers=True, question_particle=True),
+        order="SOV", articles=("a",), postpositions=True, case_markers=True, question_particle=True),
     "inv": LanguageSpec(
         "inv", "English word order reversed, new lexicon (the floor of transfer)",
         _syllables("sk tl xh pt fn", "ä ö ü å ø", "- lk rx"), reverse=True),
@@ -89,14 +94,22 @@ class Lexicon:
 def has_key(spec: LanguageSpec, gloss: str) -> bool:
     """Whether a language has the function word `gloss`."""
     if gloss in ("the", "a"):
-        return spec.articles
+        return gloss in spec.articles
     if gloss == "did":
         return not spec.question_particle
     if gloss == "q":
         return spec.question_particle
-    if gloss in ("nom", "acc"):
+    if gloss == "nom":
+        return False  # kept in FUNCTION_WORDS as the subject role; no language marks subjects
+    if gloss == "acc":
         return spec.case_markers
     return True
+
+
+def object_marked(np: NP) -> bool:
+    """Whether differential object marking (`LanguageSpec.case_markers`) marks `np` as an object: names,
+    pronouns, question words and definite common nouns."""
+    return np.kind != COMMON or np.definite
 
 
 class _WordMaker:
@@ -202,6 +215,7 @@ class Realiser:
         return toks
 
     def np(self, np: NP, node: str, case: int, role: str = "noun") -> list[Tok]:
+        """`case` is the NP's role: `FW["nom"]` for a subject, `FW["acc"]` for an object, -1 otherwise."""
         spec = self.spec
         if np.kind == NAME:
             entity = self.world.entities[np.ref]
@@ -211,8 +225,9 @@ class Realiser:
                      ent, node) for i, k in enumerate(entity.parts)]
         elif np.kind == COMMON:
             toks = []
-            if spec.articles:
-                toks.append((FW["the"] if np.definite else FW["a"], node + ".det", "det", "", ""))
+            article = "the" if np.definite else "a"
+            if article in spec.articles:
+                toks.append((FW[article], node + ".det", "det", "", ""))
             if np.count > 1:
                 toks.append((quantity_key(np.count), node + ".num", "num", "", ""))
             noun = (np.key, node + ".noun", role, "", "")
@@ -222,7 +237,7 @@ class Realiser:
             toks = [(np.key, node + ".pron", "pron", "", "")]
         else:
             toks = [(np.key, node + ".wh", "wh_subj" if case == FW["nom"] else "wh_obj", "", "")]
-        if spec.case_markers and case >= 0:
+        if spec.case_markers and case == FW["acc"] and object_marked(np):
             toks.append((case, node + ".case", "case", "", ""))
         return toks
 
