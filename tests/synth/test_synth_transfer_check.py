@@ -32,9 +32,10 @@ def test_pretraining_transfers_pos_zero_shot(tmp_path):
     initialisation zero-shot. Fine-tuning here is 10 epochs at 3e-4 with the embeddings trained: the
     check's own recipe (20 epochs at 6e-4, embeddings frozen) is tuned for `s` on the default preset and
     gave only +2.5 at this size. Measured on seed 0: +21.3 points averaged over clone/near/vso/sov
-    (clone 48.0 against 25.3; +13.4 before `sov` became Turkish-like). At this size the short-sequence phase is not what makes the difference
-    (without it: +12.1); at the check's size it is (default preset, `s`, 2.6M tokens: clone 98.9 with
-    it, 27.4 without, 22.9 from random init), which only `xscale synth check` measures."""
+    (clone 48.0 against 25.3; +13.4 before `sov` became Turkish-like). At this size the short-sequence
+    phase is not what makes the difference (without it: +12.1, measured before that change); at the
+    check's size it is (default preset, `s`, 2.6M tokens: clone 98.9 with it, 27.4 without, 22.9 from
+    random init), which only `xscale synth check` measures."""
     import datasets
     import torch
 

@@ -44,7 +44,8 @@ keep the other languages' words where pretraining put them: zero-shot XNLI on `c
 50.4. Seed 2 (frozen) reached 80.9 at 3e-4 and 86.5 at 6e-4 (30 epochs at 3e-4: 85.8, 1.4x the time);
 10 epochs at 1e-3 with trained embeddings collapsed to one class (seed 0). The recipe is tuned for `s` on
 the default preset: at CI size (`xs`, the `small` preset's 1k POS pairs, seed 0) it left POS transfer at
-+2.5 points over random init, against +15.6 unfrozen at 20 epochs and +13.4 for 10 epochs at 3e-4."""
++2.5 points over random init, against +15.6 unfrozen at 20 epochs and +13.4 for 10 epochs at 3e-4 (all
+measured before `sov` became Turkish-like; the last is +21.3 since)."""
 
 
 def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens: int, size: str,

@@ -28,7 +28,8 @@ FUNCTION_WORDS: tuple[tuple[str, str], ...] = (
     ("he", "PRON"), ("she", "PRON"), ("it", "PRON"), ("oh", "INTJ"), ("well", "INTJ"),
     ("q", "PART"), ("nom", "ADP"), ("acc", "ADP"),
 )
-"""Function words by English gloss and UPOS; `q`, `nom` and `acc` exist only in some languages."""
+"""Function words by English gloss and UPOS; `q` and `acc` exist only in some languages, `nom` (the subject
+role) in none."""
 
 FW: dict[str, int] = {gloss: i for i, (gloss, _) in enumerate(FUNCTION_WORDS)}
 PUNCTUATION: tuple[tuple[str, str], ...] = ((".", "PUNCT"), ("?", "PUNCT"), (",", "PUNCT"), ("&", "SYM"))
