@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from xscale.synth.check import (CHECKS, CheckRow, balance_checks, format_table, logreg_accuracy, run_checks,
-                                shortcut_checks, tagger_accuracies, train_logreg)
+from xscale.synth.check import (CHECKS, MEAN_SEED, CheckRow, balance_checks, format_table, logreg_accuracy,
+                                run_checks, shortcut_checks, tagger_accuracies, train_logreg)
 from xscale.synth.cli import check_main
 
 
@@ -69,3 +69,25 @@ def test_check_holds_on_small_over_three_seeds(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "checks hold over seeds 0, 1, 2" in out
     assert set(CHECKS) == {"shortcut", "balance"}
+
+
+def test_graded_rows_are_checked_on_the_mean_over_seeds(tmp_path):
+    """One seed's graded difference is reported; the order is checked on the mean over the seeds."""
+    from xscale.synth.transfer_check import GRADED_ORDER, _graded_name
+
+    diffs = {0: 3.0, 1: -1.0, 2: 1.0}  # clone - near; every other pair gets the negated values
+
+    def fake_model_checks(bench, seed):
+        return [CheckRow(_graded_name(hi, lo, per_seed=True), seed, diffs[seed] * (1 if hi == "clone" else -1),
+                         0.0, True) for hi, lo in GRADED_ORDER]
+
+    rows = run_checks(tmp_path, "tiny", (0, 1, 2), checks={"model": fake_model_checks})
+    means = {r.check: r for r in rows if r.seed == MEAN_SEED}
+    assert len(rows) == 4 * len(GRADED_ORDER) and len(means) == len(GRADED_ORDER)
+    assert rows[-len(GRADED_ORDER):] == list(means.values())  # after every seed's rows
+    clone_near = means["graded/clone>=near (mean over seeds)"]
+    assert clone_near.measured == pytest.approx(1.0) and clone_near.ok
+    sov_inv = means["graded/sov>=inv (mean over seeds)"]
+    assert sov_inv.measured == pytest.approx(-1.0) and not sov_inv.ok
+    assert all(r.ok for r in rows if r.seed != MEAN_SEED)  # per-seed rows are reported, not checked
+    assert " mean " in format_table(rows).splitlines()[-1]

@@ -43,6 +43,10 @@ class CheckRow(NamedTuple):
 
 
 Check = Callable[[Path, int], list[CheckRow]]
+Aggregate = Callable[[list[CheckRow]], list[CheckRow]]
+"""Rows computed from every seed's rows of one check (e.g. a mean over the seeds)."""
+MEAN_SEED = -1
+"""The `seed` of a row that aggregates all seeds; the table prints it as "mean"."""
 
 
 # ------------------------------------------------------------------------------ surface classifiers
@@ -275,8 +279,17 @@ def model_checks(bench: Path, seed: int) -> list[CheckRow]:
     return run(bench, seed)
 
 
+def model_aggregates(rows: list[CheckRow]) -> list[CheckRow]:
+    """The graded-language rows that are checked: per-seed differences averaged over the seeds."""
+    from xscale.synth.transfer_check import graded_means
+
+    return graded_means(rows)
+
+
 MODEL_CHECKS: dict[str, Check] = {"model": model_checks}
 """The checks that train models through the project's pipeline."""
+AGGREGATES: dict[str, Aggregate] = {"model": model_aggregates}
+"""Cross-seed rows, by the name of the check whose rows they read; appended after all seeds' rows."""
 
 
 def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] = (0, 1, 2),
@@ -287,14 +300,16 @@ def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] =
     train single-threaded, so one process per core is the fast layout); rows keep the seeds' order."""
     checks = checks or CHECKS
     if jobs <= 1 or len(seeds) <= 1:
-        return [row for seed in seeds for row in _seed_rows(root, preset, seed, checks, knobs)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+        rows = [row for seed in seeds for row in _seed_rows(root, preset, seed, checks, knobs)]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: the parent may already hold torch's thread pools.
-    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_seed_rows, root, preset, seed, checks, knobs) for seed in seeds]
-        return [row for future in futures for row in future.result()]
+        # spawn, not fork: the parent may already hold torch's thread pools.
+        with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_seed_rows, root, preset, seed, checks, knobs) for seed in seeds]
+            rows = [row for future in futures for row in future.result()]
+    return rows + [row for name, aggregate in AGGREGATES.items() if name in checks for row in aggregate(rows)]
 
 
 def _seed_rows(root: str | Path, preset: str, seed: int, checks: dict[str, Check],
@@ -308,6 +323,7 @@ def format_table(rows: Sequence[CheckRow]) -> str:
     width = max([len("check")] + [len(r.check) for r in rows])
     lines = [f"{'check':<{width}}  {'seed':>4}  {'measured':>9}  {'threshold':>9}  ok"]
     for r in rows:
-        lines.append(f"{r.check:<{width}}  {r.seed:>4}  {r.measured:>9.3f}  {r.threshold:>9.3f}  "
+        seed = "mean" if r.seed == MEAN_SEED else r.seed
+        lines.append(f"{r.check:<{width}}  {seed:>4}  {r.measured:>9.3f}  {r.threshold:>9.3f}  "
                      f"{'yes' if r.ok else 'NO'}")
     return "\n".join(lines)
