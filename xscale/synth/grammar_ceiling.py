@@ -25,6 +25,7 @@ from pathlib import Path
 
 from xscale.synth.transfer_check import CHECK_PRETRAIN_TOKENS, CHECK_SIZE, TRANSFER_TASKS
 
+
 def english_word_realisers(ctx) -> dict:
     """A realiser per non-English language: its grammar, English spellings (its own where English has
     no such word)."""
@@ -43,7 +44,8 @@ def english_word_realisers(ctx) -> dict:
 
 def ceiling_benchmark(bench_dir: Path, out: Path, task: str) -> Path:
     """A copy of the benchmark at `out` whose `task` test sets use English words in every grammar. The
-    manifest is kept, so the copy has the benchmark's key and reuses its pretrained models."""
+    manifest is kept (its checksums of the changed files no longer hold), so the copy has the benchmark's
+    key and reuses its pretrained models."""
     import datasets
 
     from xscale.synth import tasks as task_registry
