@@ -26,12 +26,12 @@ PRETRAIN_MAX_SECONDS = 300.0
 RETRIEVAL_MIN = 5.0
 """Mean-centred Tatoeba-like accuracy@1 (points) after pretraining; chance is 100/n_pairs (0.2 for 500)."""
 
-# The check's model and budget: `s` has ~1.4M parameters (0.6M outside the embeddings).
 GRADED_ORDER = (("clone", "near"), ("near", "vso"), ("near", "sov"), ("vso", "inv"), ("sov", "inv"))
 """The issue's order "on average clone >= near >= {vso, sov} >= inv", as pairs (higher, lower). A pair's
 score difference is averaged over TRANSFER_TASKS per seed (reported) and then over the seeds (checked):
 one seed's XNLI-like scores move by several points when nothing but the random draws change."""
 
+# The check's model and budget: `s` has ~1.4M parameters (0.6M outside the embeddings).
 CHECK_SIZE = "s"
 CHECK_PRETRAIN_TOKENS = 2_600_000
 CHECK_SHORT_SEQ_LEN = 16
