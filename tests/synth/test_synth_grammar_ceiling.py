@@ -29,3 +29,12 @@ def test_every_language_is_realised_with_english_words(tmp_path):
     en = original["test.en"]["premise"][:20]
     assert [s.split()[::-1] for s in inv] == [s.split() for s in en]  # reversed English
     assert any(s.split() != e.split() for s, e in zip(sov, en))
+
+
+def test_bad_seed_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
+    from xscale.synth.grammar_ceiling import main
+
+    assert main(["--out", str(tmp_path / "out"), "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "seed" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

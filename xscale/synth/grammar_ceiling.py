@@ -23,6 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from xscale.errors import UserError
 from xscale.synth.transfer_check import CHECK_PRETRAIN_TOKENS, CHECK_SIZE, TRANSFER_TASKS
 
 
@@ -111,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--task", choices=sorted(TRANSFER_TASKS), default="xnli")
     args = parser.parse_args(argv)
-    scores = measure(args.out, args.seed, args.task)
+    try:
+        scores = measure(args.out, args.seed, args.task)
+    except UserError as e:  # as the `xscale` command does: one line, exit code 2
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(json.dumps({"seed": args.seed, "task": args.task, "metric": TRANSFER_TASKS[args.task],
                       "english_words": {k: round(v, 1) for k, v in scores.items()}}))
     return 0
