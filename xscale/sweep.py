@@ -27,6 +27,7 @@ from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.search.optuna import OptunaSearch
 from tqdm import tqdm
 
+from xscale.benchmark import make as make_benchmark
 from xscale.benchmark import prepare_spec
 from xscale.errors import UserError
 from xscale.spec import AXIS_FIELDS, Choice, IntRange, LogUniform, Spec, Uniform, cell_id, load_spec
@@ -144,6 +145,11 @@ class CellSearch(Searcher):
 
     Ray's OptunaSearch cannot hold grid axes fixed while it searches the others; giving each cell
     its own study keeps the scaling axes on the grid and the budget equal across cells.
+
+    Turns follow `spec.cells()` (model size fastest), but a cell whose pretraining another running
+    trial is still computing waits while any other cell can start: its trial would only sit on the
+    stage cache's lease. When every remaining cell waits on a pretraining, the next one starts anyway
+    (it sets up its benchmark while the lease is held, and no slot is left empty).
     """
 
     def __init__(self, spec: Spec, metric: str, mode: str):
@@ -156,25 +162,46 @@ class CellSearch(Searcher):
                          sampler=optuna.samplers.TPESampler(seed=spec.search.seed + i, n_startup_trials=max(2, self.budget // 2)))
             for i in range(len(self.cells))
         ]
-        self.issued = [0] * len(self.cells)
+        # Cell indices in the order their trials are due: every cell once, then every cell again, ...
+        self.queue = [i for _ in range(self.budget) for i in range(len(self.cells))]
         self.owner: dict[str, int] = {}
-        self.next_cell = 0
+        self.pretraining: dict[str, tuple] = {}  # trial id -> the pretraining it computes or waits for
+        self.pretrained: set[tuple] = set()
+
+    @staticmethod
+    def pretraining_of(cell: dict[str, Any]) -> tuple | None:
+        """What a cell's pretraining stage is shared by (its cache key's grid axes); None when the
+        cell pretrains nothing (the random-init baseline at checkpoint fraction 0)."""
+        if float(cell.get("pretrain.checkpoint_fraction", 1.0)) == 0.0:
+            return None
+        return (cell.get("model.size"), cell.get("seed"))
+
+    def _next(self) -> int:
+        """Position in the queue of the next trial to start."""
+        busy = set(self.pretraining.values()) - self.pretrained
+        for pos, i in enumerate(self.queue):
+            if self.pretraining_of(self.cells[i]) not in busy:
+                return pos
+        return 0
 
     def suggest(self, trial_id: str):
-        for _ in range(len(self.cells)):
-            i = self.next_cell
-            self.next_cell = (self.next_cell + 1) % len(self.cells)
-            if self.issued[i] < self.budget:
-                self.issued[i] += 1
-                self.owner[trial_id] = i
-                return {**self.cells[i], **self.studies[i].suggest(trial_id)}
-        return Searcher.FINISHED
+        if not self.queue:
+            return Searcher.FINISHED
+        i = self.queue.pop(self._next())
+        self.owner[trial_id] = i
+        group = self.pretraining_of(self.cells[i])
+        if group is not None and group not in self.pretrained:
+            self.pretraining[trial_id] = group
+        return {**self.cells[i], **self.studies[i].suggest(trial_id)}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.pretraining and result.get("stage_index", 0) >= 1:  # past its pretraining stage
+            self.pretrained.add(self.pretraining.pop(trial_id))
         if trial_id in self.owner and self.metric in result:
             self.studies[self.owner[trial_id]].on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.pretraining.pop(trial_id, None)  # a trial that failed before pretraining leaves it to the next
         if trial_id in self.owner:
             self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result, error)
 
@@ -397,8 +424,14 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     if not resume and _holds_files(tune_path):
         raise UserError(f"--out: {storage} already holds a sweep (use --resume to continue it, or another --out)")
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    bench_line = ""
     if "://" not in cache_root:
         Path(cache_root).mkdir(parents=True, exist_ok=True)
+        if spec.benchmark.kind == "synthetic":
+            # Generated once, here, rather than by the first trials side by side (each would build the
+            # same files, then all but one would throw theirs away); later trials find it on disk.
+            t_bench = time.time()
+            bench_line = f"  benchmark: {make_benchmark(spec, Path(cache_root)).dir} (ready in {time.time() - t_bench:.0f}s)"
 
     tracker = Tracker(uri, spec.experiment_name, spec.name, storage)
     searcher, space, samples = search_setup(spec)
@@ -412,6 +445,8 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
           f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {storage}")
     print(f"  MLflow: {uri} (experiment {spec.experiment_name}); stage cache: "
           f"{cache_root if use_cache else 'off (--no-cache)'}")
+    if bench_line:
+        print(bench_line)
 
     started_ray = _start_ray(address, cpus)
     _quiet_ray(sweep_dir / "driver.log")

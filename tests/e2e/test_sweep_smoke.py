@@ -59,6 +59,8 @@ def test_sweep_records_every_trial(sweeps):
                     "scale/params", "scale/non_embedding_params", "scale/pretrain_tokens",
                     "scale/intermediate_examples", "scale/train_flops"):
             assert key in m, key
+    # The driver generated the benchmark before the trials started (they only read it).
+    assert f"benchmark: {tmp / 'cache' / 'benchmarks'}/" in first.stdout
     # Pretraining ran once per size, serving both checkpoint fractions.
     assert "pretraining ran 2 time(s)" in first.stdout
     # Per-stage compute: pretraining is charged to the trials that ran it, and the sweep sums the stages.
