@@ -216,6 +216,10 @@ class CellSearch(Searcher):
 
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
+        if "issued" in self.__dict__:  # saved by an xscale that counted trials per cell: rebuild the queue
+            issued = self.__dict__.pop("issued")
+            self.__dict__.pop("next_cell", None)
+            self.queue = [i for r in range(self.budget) for i in range(len(self.cells)) if issued[i] <= r]
 
 
 def search_setup(spec: Spec) -> tuple[Any, dict[str, Any], int]:

@@ -72,3 +72,18 @@ def test_a_trial_that_fails_before_pretraining_leaves_the_pretraining_to_the_nex
     assert _size(search.suggest("b")) == "s"
     assert _size(search.suggest("c")) == "m"
     assert _size(search.suggest("d")) == "xs"  # nobody holds xs's pretraining: no reason to wait
+
+
+def test_a_search_saved_by_the_earlier_counting_searcher_resumes(tmp_path):
+    import pickle
+
+    old = _search(trials_per_cell=2)
+    state = {k: v for k, v in old.__dict__.items() if k not in ("queue", "pretraining", "pretrained")}
+    state.update(issued=[2, 2, 1, 1, 1, 0], next_cell=4)  # cells 0-4 had a first trial, 0 and 1 a second
+    with open(tmp_path / "searcher.pkl", "wb") as f:
+        pickle.dump(state, f)
+    search = _search(trials_per_cell=2)
+    search.restore(str(tmp_path / "searcher.pkl"))
+    assert search.queue == [5, 2, 3, 4, 5]
+    assert len([search.suggest(f"t{n}") for n in range(5)]) == 5
+    assert search.suggest("t5") == Searcher.FINISHED
