@@ -267,8 +267,13 @@ def _shrink(d: dict) -> None:
 SWEEP_FIGURES = ("overhead", "cache", "parallelism", "cost_scaling")
 
 
-def sweep_figures(spec: Path, smoke: bool, wanted: tuple[str, ...] = SWEEP_FIGURES) -> dict:
-    """Per-trial overhead, the cache speed-up, parallelism and cost against grid size (those `wanted`)."""
+def sweep_figures(spec: Path, smoke: bool, wanted: tuple[str, ...] = SWEEP_FIGURES, keep: Path | None = None) -> dict:
+    """Per-trial overhead, the cache speed-up, parallelism and cost against grid size (those `wanted`).
+
+    The sweeps run in a temporary folder, or in `keep` (left there: `xscale report KEEP/<sweep name>`)."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return _sweep_figures(spec, smoke, wanted, keep.resolve())
     with tempfile.TemporaryDirectory(prefix="xscale-bench-") as tmp:
         return _sweep_figures(spec, smoke, wanted, Path(tmp))
 
@@ -351,7 +356,7 @@ def _machine() -> dict:
             "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
-def run(smoke: bool, only: set[str] | None = None) -> dict:
+def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> dict:
     torch.set_num_threads(1)
     results: dict = {"machine": _machine(), "smoke": smoke, "figures": {}}
     figs = results["figures"]
@@ -381,7 +386,7 @@ def run(smoke: bool, only: set[str] | None = None) -> dict:
             spec = ROOT / "search_spaces" / "size_vs_data.yaml"
             if smoke:
                 spec = _variant(ROOT / "search_spaces" / "smoke.yaml", Path(spec_dir), "bench_smoke", _shrink)
-            figs.update(sweep_figures(spec, smoke, sweep_wanted))
+            figs.update(sweep_figures(spec, smoke, sweep_wanted, keep))
     return results
 
 
@@ -440,8 +445,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "sweeps" / "bench" / "results.json"))
     ap.add_argument("--only", nargs="*", help="run only these figures: loop gpu padding overhead cache parallelism "
                     "cost_scaling (sweep: the last four)")
+    ap.add_argument("--keep", metavar="DIR", help="run the sweeps in DIR and keep them (MLflow store, outputs, cache), "
+                    "e.g. for `xscale report DIR/size_vs_data`; DIR must be empty or new")
     args = ap.parse_args(argv)
-    results = run(args.smoke, set(args.only) if args.only else None)
+    keep = Path(args.keep) if args.keep else None
+    if keep is not None and keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        print(f"error: --keep: {keep} must be an empty folder or a new path", file=sys.stderr)
+        return 2
+    results = run(args.smoke, set(args.only) if args.only else None, keep)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

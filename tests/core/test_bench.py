@@ -31,6 +31,24 @@ def test_bench_smoke(tmp_path):
     assert set(Path(tempfile.gettempdir()).glob("xscale-bench-*")) <= before
 
 
+def test_bench_keep_leaves_the_sweeps_for_a_report(tmp_path):
+    """`--keep DIR` runs the bench's sweeps in DIR and leaves them there (store and sweep folder)."""
+    keep = tmp_path / "kept"
+    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--only", "overhead", "--keep", str(keep),
+                           "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (keep / "mlflow.db").is_file() and (keep / "bench_smoke").is_dir()
+
+
+def test_bench_keep_refuses_a_folder_in_use(tmp_path):
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--keep", str(tmp_path / "kept"),
+                           "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--keep" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "results.json").exists()
+
+
 def test_mlm_flops_per_token_of_xlmr_base():
     """The MFU numerator counts each matmul weight once (the output projection tied to the word
     embeddings included) and the attention term; lookup tables are not matmuls."""
