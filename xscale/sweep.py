@@ -27,8 +27,7 @@ from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.search.optuna import OptunaSearch
 from tqdm import tqdm
 
-from xscale.benchmark import make as make_benchmark
-from xscale.benchmark import prepare_spec
+from xscale.benchmark import make as make_benchmark, prepare_spec
 from xscale.errors import UserError
 from xscale.spec import AXIS_FIELDS, Choice, IntRange, LogUniform, Spec, Uniform, cell_id, load_spec
 from xscale.tracking import Tracker, default_uri
