@@ -28,7 +28,7 @@ def test_config_is_frozen_and_knobs_override_the_preset():
 
 
 def test_task_train_sizes_override_the_target_train_size():
-    assert PRESETS["default"].train_size("xnli") == 20_000
+    assert PRESETS["default"].train_size("xnli") == 40_000
     assert PRESETS["default"].train_size("udpos") == PRESETS["default"].target_train_size == 5_000
     config = make_config("tiny", task_train_sizes={"pawsx": 7})
     assert config.task_train_sizes == (("pawsx", 7),)

@@ -77,7 +77,7 @@ class SynthConfig:
     target_train_size: int = 5_000
     """Rows of each target task's English train split."""
     task_train_sizes: tuple[tuple[str, int], ...] = ()
-    """Per-task train rows that override `target_train_size`, e.g. {xnli: 20000}. Real XNLI trains on
+    """Per-task train rows that override `target_train_size`, e.g. {xnli: 40000}. Real XNLI trains on
     MNLI's 393k English pairs, far more than the other targets have."""
     target_validation_size: int = 1_000
     """Rows of each target task's English validation split."""
@@ -210,7 +210,7 @@ PRESETS: dict[str, SynthConfig] = {
     "small": SynthConfig(
         corpus_tokens=600_000, intermediate_train_size=2_000, intermediate_validation_size=300,
         target_train_size=1_000, target_validation_size=300, test_size=300, retrieval_validation_size=150),
-    "default": SynthConfig(task_train_sizes=(("xnli", 20_000),)),
+    "default": SynthConfig(task_train_sizes=(("xnli", 40_000),)),
 }
 """Named starting points: `tiny` for unit tests, `small` for smoke sweeps, `default` for real sweeps."""
 
