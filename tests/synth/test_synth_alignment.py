@@ -103,6 +103,25 @@ def test_sov_marks_exactly_the_definite_objects(tiny_ctx):
     assert marked > 20 and unmarked > 20
 
 
+def test_inv_shares_no_anchor_but_keeps_number_values(tiny_ctx):
+    """`inv`, the floor, is written in its own script: none of its punctuation, digits or names is spelled
+    like any other language's word, while the other languages share the designed anchors."""
+    from xscale.synth.languages import OWN_SCRIPT
+
+    world = tiny_ctx.world
+    forms = {code: realiser.forms for code, realiser in tiny_ctx.realisers.items()}
+    anchors = [k for k, kind in enumerate(world.key_kind) if kind in ("punct", "num", "name")]
+    inv = {forms["inv"][k] for k in anchors}
+    others = {f for code in forms if code != "inv" for f in forms[code] if f is not None}
+    assert not inv & others
+    shared = [k for k in anchors if len({forms[code][k] for code in forms if code != "inv"}) == 1]
+    assert len(shared) > len(anchors) // 2  # punctuation, digits and the shared half of the names
+    for k, kind in enumerate(world.key_kind):
+        if kind == "num":
+            assert forms["inv"][k] == world.key_gloss[k].translate(OWN_SCRIPT)
+            assert int(forms["inv"][k]) == int(world.key_gloss[k])  # Devanagari digits
+
+
 def test_panx_entities_agree_across_languages(tiny_bench):
     data = load_task(tiny_bench, "panx")
     names = data["test.en"].features["ner_tags"].feature.names

@@ -5,6 +5,14 @@ from collections import Counter
 
 from xscale.synth import PRESETS, load_corpus
 from xscale.synth.corpus import build_corpus
+from xscale.synth.languages import OWN_SCRIPT
+
+SENTENCE_ENDS = {".", "?", ".".translate(OWN_SCRIPT), "?".translate(OWN_SCRIPT)}
+
+
+def _sentences(text):
+    """Sentences of a document, in either script."""
+    return sum(w in SENTENCE_ENDS for w in text.split())
 
 
 def _build(ctx, **knobs):
@@ -38,7 +46,7 @@ def test_language_mix_is_english_heavy(tiny_bench):
 
 def test_documents_are_short_and_topical(tiny_bench):
     texts = load_corpus(tiny_bench)["text"][:300]
-    sentences = [t.count(" . ") + t.count(" ? ") + 1 for t in texts]
+    sentences = [_sentences(t) for t in texts]
     assert min(sentences) >= 2 and max(sentences) <= 12
     lengths = [len(t.split()) for t in texts]
     assert 20 < sum(lengths) / len(lengths) < 150
@@ -57,4 +65,15 @@ def test_code_switching_and_parallel_documents_follow_their_knobs(tiny_ctx):
     assert 0.15 < foreign_share(mixed) < 0.35
     # With parallel_fraction 1 every document is followed by its translation into another language.
     assert all(mixed[k].lang != mixed[k + 1].lang for k in range(0, len(mixed) - 1, 2))
-    assert all(a.text.count(" . ") == b.text.count(" . ") for a, b in zip(mixed[0::2], mixed[1::2]))
+    assert all(_sentences(a.text) == _sentences(b.text) for a, b in zip(mixed[0::2], mixed[1::2]))
+
+
+def test_code_switching_never_crosses_scripts(tiny_ctx):
+    """`inv` is written in its own script: its documents hold only its own words, and no other document
+    borrows one of them, however high `code_switch_prob` is."""
+    inv = {f for f in tiny_ctx.realisers["inv"].forms if f}
+    rows = _build(tiny_ctx, corpus_tokens=20_000, code_switch_prob=0.5, parallel_fraction=0.0)
+    inv_words = [w for r in rows if r.lang == "inv" for w in r.text.split()]
+    other_words = [w for r in rows if r.lang != "inv" for w in r.text.split()]
+    assert len(inv_words) > 1000 and all(w in inv for w in inv_words)
+    assert not inv & set(other_words)

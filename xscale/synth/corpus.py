@@ -4,7 +4,8 @@ Document i depends only on (seed, i): its language, topic and sentences come fro
 "corpus", i)`. The corpus of N tokens is the stream cut at the first document that reaches N tokens,
 so it is exactly a prefix of the corpus of 2N tokens. Documents are comparable, not parallel: each is
 written in one language, except that a `parallel_fraction` of them is followed by a translation into
-another language, and words are code-switched with probability `code_switch_prob`.
+another language, and words are code-switched with probability `code_switch_prob` (never into or out of
+a language written in its own script).
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ def _realise(realisers: dict[str, Realiser], lang: str, sentences: list[Sentence
              switch_prob: float, languages: tuple[str, ...]) -> Row:
     realiser = realisers[lang]
     forms = realiser.forms
-    others = [realisers[x].forms for x in languages if x != lang]
+    # Code-switching stays within a script: an `own_script` language neither lends nor borrows words.
+    spec = realiser.spec
+    others = [realisers[x].forms for x in languages
+              if x != lang and not spec.own_script and not realisers[x].spec.own_script]
     random_ = rng.random
     words: list[str] = []
     for sentence in sentences:

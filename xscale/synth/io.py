@@ -28,7 +28,7 @@ from xscale.synth.tokenizer import save_tokenizer
 from xscale.synth.world import build_world
 
 FORMAT = "xscale-synth/1"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the generator's output changes for the same config, so old caches are not reused."""
 ALL_TASKS: tuple[str, ...] = task_registry.INTERMEDIATE_TASKS + task_registry.TARGET_TASKS
 

@@ -2,8 +2,9 @@
 
 Each language spells every key of the world with its own pseudo-words (drawn from its own syllable
 inventory, globally unique), except the shared anchors: punctuation, numbers, the shared part of the
-names and `near`'s loanwords from `en`. Realisation returns word tokens with an alignment to MR nodes,
-so POS and NER tags, CCG categories and answer spans are computed, never guessed, in every language.
+names and `near`'s loanwords from `en`; `inv`, written in its own script, shares none of them.
+Realisation returns word tokens with an alignment to MR nodes, so POS and NER tags, CCG categories and
+answer spans are computed, never guessed, in every language.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ class LanguageSpec:
     question_particle: bool = False
     """Questions are marked by the particle `q` instead of the auxiliary `did`."""
     reverse: bool = False
-    """The English token order reversed (the floor of transfer)."""
+    """The English token order reversed."""
     loans_from_en: bool = False
     """Borrows `loanword_fraction` of its content words from `en`, spelled as in `en`."""
+    own_script: bool = False
+    """Shares no anchor with the other languages, as a language written in another script: its own
+    punctuation marks and digits (`OWN_SCRIPT`), every name respelled whatever `name_sharing` says, and
+    no code-switching with the other languages in the corpus."""
 
 
 def _syllables(onsets: str, nuclei: str, codas: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -74,10 +79,16 @@ LANGUAGE_SPECS: dict[str, LanguageSpec] = {
         _syllables("k s t n h m y r w g z d b p sh ch ts", "a i u e o", "- - - n"),
         order="SOV", articles=("a",), postpositions=True, case_markers=True, question_particle=True),
     "inv": LanguageSpec(
-        "inv", "English word order reversed, new lexicon (the floor of transfer)",
-        _syllables("sk tl xh pt fn", "ä ö ü å ø", "- lk rx"), reverse=True),
+        "inv", "English word order reversed, new lexicon in its own script: no shared punctuation, digits or "
+        "names (the floor of transfer)",
+        _syllables("sk tl xh pt fn", "ä ö ü å ø", "- lk rx"), reverse=True, own_script=True),
 }
 """The closed registry of languages (keys are the language codes of `config.LANGUAGES`)."""
+
+OWN_SCRIPT = str.maketrans({".": "\u0964", "?": "\u2e2e", ",": "\u060c", "&": "\u204a",
+                            **{str(d): chr(0x0966 + d) for d in range(10)}})
+"""Punctuation and digits of an `own_script` language (Devanagari danda and digits, a reversed question
+mark, the Arabic comma, the Tironian et): one symbol for each shared one, so numbers keep their values."""
 
 _NAME_SYLLABLES = _syllables("b d f g h j k l m n p r s t v z", "a e i o u ia", "- - - n l r s")
 """Syllables of the shared spellings of names (capitalised)."""
@@ -159,9 +170,11 @@ def build_lexicons(world: World, config: SynthConfig, seed: int) -> dict[str, Le
                 else:
                     forms.append(gloss if code == "en" else maker.make(1))
             elif kind in ("punct", "num"):
-                forms.append(world.key_gloss[key])
+                gloss = world.key_gloss[key]
+                forms.append(gloss.translate(OWN_SCRIPT) if spec.own_script else gloss)
             elif kind == "name":
-                forms.append(shared[key] if key in shared else maker.make(2, capital=True))
+                own = key not in shared or spec.own_script
+                forms.append(maker.make(2, capital=True) if own else shared[key])
             elif kind == "orghead":
                 forms.append(maker.make(2, capital=True))
             elif spec.loans_from_en and en is not None and rng.random() < config.loanword_fraction:
