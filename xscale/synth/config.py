@@ -55,7 +55,7 @@ class SynthConfig:
     zipf_exponent: float = 1.0
     """Exponent s of the Zipfian weight 1/rank^s of concepts, verbs and names."""
     name_sharing: float = 0.5
-    """Fraction of name words spelled identically in every language (the rest are respelled)."""
+    """Fraction of name words spelled identically in every language but `inv` (the rest are respelled)."""
     loanword_fraction: float = 0.1
     """Fraction of content words that `near` borrows from `en` (same spelling)."""
     corpus_tokens: int = 4_000_000
