@@ -131,7 +131,8 @@ def logreg_accuracy(train: dict[str, list], tests: dict[str, dict[str, list]], f
 # ------------------------------------------------------------------------------------- tagging
 
 def _is_anchor(form: str) -> bool:
-    """Shared by design across languages: punctuation, numbers and (shared) names."""
+    """Punctuation, numbers and names: shared by design across languages, except `inv`'s own-script
+    ones, which an English-trained tagger never saw (so they score as unknown words)."""
     return not form.isalpha() or form[0].isupper()
 
 
