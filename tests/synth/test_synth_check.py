@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from xscale.synth.check import (CHECKS, MEAN_SEED, CheckRow, balance_checks, format_table, logreg_accuracy,
-                                run_checks, shortcut_checks, tagger_accuracies, train_logreg)
+from xscale.synth.check import (CHECKS, MEAN_SEED, SHORTCUT_MARGIN, CheckRow, balance_checks, designed_anchors,
+                                format_table, logreg_accuracy, run_checks, shortcut_checks, tagger_accuracies,
+                                train_logreg)
 from xscale.synth.cli import check_main
 
 
@@ -27,8 +28,29 @@ def test_bow_classifier_finds_a_word_shortcut_when_there_is_one():
 def test_lexical_tagger_beyond_anchors():
     train = {"tokens": [["the", "dog", ".", "Ana"]] * 3, "tags": [[0, 1, 2, 3]] * 3}
     test = {"tokens": [["le", "dog", ".", "Ana"]], "tags": [[0, 1, 2, 3]]}
-    acc = tagger_accuracies(train, test, "tags")
-    assert acc["anchor"] == 75.0 and acc["lexical"] == 100.0
+    acc = tagger_accuracies(train, test, "tags", anchors={".", "Ana"})
+    assert acc["anchor"] == 75.0 and acc["lexical"] == 100.0  # "dog": shared, but not by design
+    acc = tagger_accuracies(train, test, "tags", anchors={".", "Ana", "dog"})  # a designed loanword
+    assert acc["anchor"] == acc["lexical"] == 100.0
+
+
+def test_designed_anchors_are_punctuation_digits_shared_names_and_near_loanwords(tiny_bench):
+    anchors = designed_anchors(tiny_bench)
+    assert set(anchors) == {"clone", "near", "vso", "sov", "inv"}
+    assert anchors["inv"] == frozenset()  # its own script
+    assert {".", "?", ","} <= anchors["clone"] and any(f[0].isupper() for f in anchors["clone"])
+    for lang in ("clone", "vso", "sov"):
+        assert anchors[lang] == anchors["clone"]  # the same shared names, no loanwords
+        assert all(not f.isalpha() or f[0].isupper() for f in anchors[lang])
+    loans = anchors["near"] - anchors["clone"]
+    assert loans and all(f.isalpha() and f.islower() for f in loans)
+
+
+def test_only_designed_anchors_help_a_lexical_tagger(tiny_bench):
+    """Every spelling shared with English is a designed anchor: no language leaks words by accident."""
+    for row in shortcut_checks(tiny_bench, 0):
+        if "lexical-over-anchor" in row.check:
+            assert row.measured == pytest.approx(row.threshold - SHORTCUT_MARGIN), row
 
 
 def test_balance_checks_hold_on_tiny(tiny_bench):
