@@ -32,6 +32,11 @@ from xscale.train import TrainConfig, make_optimizer, train
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _say(message: str) -> None:
+    """One progress line on stderr (the figures' table goes to stdout at the end)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
 # ------------------------------------------------------------------------------ training loop
 
 
@@ -70,6 +75,7 @@ def loop_throughput(sizes: tuple[str, ...], steps: int, batch: int = 32, seq: in
     interleaved runs of each, so both see the same machine state."""
     rows = []
     for size in sizes:
+        _say(f"training loop, size {size}: xscale and bare loops, {repeats} runs each")
         cfg = models.scratch_config(size, vocab, seq)
         ours, bare = [], []
         for r in range(repeats):
@@ -198,9 +204,13 @@ def gpu_throughput(arch: str = "base", batch: int = 32, seq: int = 512, steps: i
 
 def padding_waste(preset: str, tasks: tuple[str, ...], batch_size: int = 32, max_seq_len: int = 64) -> list[dict]:
     """Padded share of processed token slots on the synthetic tasks, with and without length grouping."""
+    import datasets
+
     from xscale import formats, synth
     from xscale.tasks.registry import get_task
 
+    datasets.disable_progress_bars()
+    _say(f"padding waste on the {preset} preset: {', '.join(tasks)}")
     bench = synth.ensure(Path(tempfile.gettempdir()) / "xscale-bench", preset=preset, seed=0)
     tok = synth.load_tokenizer(bench)
     rows = []
@@ -234,15 +244,17 @@ def timed_sweep(spec: Path, work: Path, *extra: str) -> dict:
     from xscale.spec import load_spec
     from xscale.tracking import Tracker
 
-    out = work / load_spec(spec).name
+    spec_obj = load_spec(spec)
+    out = work / spec_obj.name
     uri = f"sqlite:///{work / 'mlflow.db'}"
+    _say(f"sweep {spec_obj.name}: {len(spec_obj.cells())} cells{', no cache' if '--no-cache' in extra else ''} ...")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "xscale.cli", "sweep", str(spec), "--out", str(out),
                            "--tracking-uri", uri, *extra], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"sweep {spec.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    spec_obj = load_spec(spec)
+    _say(f"sweep {spec_obj.name} done in {wall:.0f} s")
     runs = Tracker(uri, spec_obj.experiment_name, spec_obj.name, str(out.resolve())).runs()
     trials = []
     for r in runs:

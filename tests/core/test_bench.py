@@ -27,6 +27,13 @@ def test_bench_smoke(tmp_path):
     assert figs["cache"]["pretrain_runs_no_cache"] == 2 and figs["cache"]["pretrain_runs_cached"] == 1
     assert [r["cells"] for r in figs["cost_scaling"]] == [1, 2]
     assert "padding waste" in proc.stdout and "stage cache" in proc.stdout
+    # Progress goes to stderr, one line per step (a full bench runs for well over an hour), without the
+    # datasets library's per-map progress bars.
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("bench: ")]
+    assert any("training loop, size xs" in line for line in progress)
+    assert any(line.endswith("cells, no cache ...") for line in progress)
+    assert sum("done in" in line for line in progress) == sum(line.endswith("...") for line in progress) >= 4
+    assert "Map:" not in proc.stderr
     # The bench's scratch sweeps (specs, caches, MLflow stores) are gone afterwards.
     assert set(Path(tempfile.gettempdir()).glob("xscale-bench-*")) <= before
 
