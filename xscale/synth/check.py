@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from xscale.synth.io import ensure, load_task, read_manifest
+from xscale.synth.io import ensure, load_task, read_manifest, regenerate
 
 SHORTCUT_MARGIN = 5.0
 """Points above chance that a shortcut baseline may score."""
@@ -135,16 +135,10 @@ def designed_anchors(bench: Path) -> dict[str, frozenset[str]]:
     shared names and (`near`) the loanwords. Rebuilt from the manifest's config and seed (a fraction of
     a second); every other spelling belongs to one language only, and `inv`, in its own script, shares
     none."""
-    from xscale.synth.config import make_config
-    from xscale.synth.languages import build_lexicons
-    from xscale.synth.world import build_world
-
-    manifest = read_manifest(bench)
-    config = make_config(manifest["preset"], **manifest["config"])
-    lexicons = build_lexicons(build_world(config, manifest["seed"]), config, manifest["seed"])
-    en = lexicons["en"].forms
-    return {code: frozenset(f for f, e in zip(lex.forms, en) if f is not None and f == e)
-            for code, lex in lexicons.items() if code != "en"}
+    realisers = regenerate(bench).realisers
+    en = realisers["en"].forms
+    return {code: frozenset(f for f, e in zip(r.forms, en) if f is not None and f == e)
+            for code, r in realisers.items() if code != "en"}
 
 
 def tagger_accuracies(train: dict[str, list], test: dict[str, list], column: str,

@@ -50,16 +50,10 @@ def ceiling_benchmark(bench_dir: Path, out: Path, task: str) -> Path:
     import datasets
 
     from xscale.synth import tasks as task_registry
-    from xscale.synth.config import SynthConfig
-    from xscale.synth.io import read_manifest
-    from xscale.synth.languages import build_lexicons
-    from xscale.synth.world import build_world
+    from xscale.synth.io import regenerate
 
-    manifest = read_manifest(bench_dir)
-    config = SynthConfig(**manifest["config"])
-    seed = manifest["seed"]
-    world = build_world(config, seed)
-    ctx = task_registry.make_ctx(world, build_lexicons(world, config, seed), config, seed)
+    ctx = regenerate(bench_dir)
+    config = ctx.config
     ctx.realisers.update(english_word_realisers(ctx))
     if out.exists():
         shutil.rmtree(out)

@@ -137,6 +137,15 @@ def read_manifest(bench_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def regenerate(bench_dir: str | Path) -> task_registry.Ctx:
+    """The generator's state behind a benchmark (config, seed, world, lexicons, realisers), rebuilt from
+    its manifest in a fraction of a second, for diagnostics that need more than the written files."""
+    manifest = read_manifest(bench_dir)
+    config, seed = SynthConfig(**manifest["config"]), manifest["seed"]
+    world = build_world(config, seed)
+    return task_registry.make_ctx(world, build_lexicons(world, config, seed), config, seed)
+
+
 def _non_empty(path: Path) -> bool:
     return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
