@@ -84,6 +84,16 @@ def test_seeds_checked_side_by_side_give_the_same_rows_in_seed_order(tmp_path):
     assert parallel == serial and [r.seed for r in parallel][0] == 1 and {r.seed for r in parallel} == {0, 1}
 
 
+def test_each_seed_reports_progress_on_stderr(tmp_path, capsys):
+    """The model checks run for an hour or more: each seed says what it is doing, and the table alone
+    goes to stdout."""
+    run_checks(tmp_path, "tiny", (0,), checks={"balance": balance_checks})
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0] == "synth check, seed 0: balance checks ..."
+    assert lines[-1].startswith("synth check, seed 0: done in ") and captured.out == ""
+
+
 @pytest.mark.slow
 def test_check_holds_on_small_over_three_seeds(tmp_path, capsys):
     # 1000 test rows per language (as in `default`) keep sampling noise well under the 5-point margin.

@@ -13,9 +13,11 @@ from xscale.synth.transfer_check import TRANSFER_LANGS, model_checks
 pytestmark = pytest.mark.slow
 
 
-def test_model_checks_run_through_the_pipeline(tmp_path):
+def test_model_checks_run_through_the_pipeline(tmp_path, capsys):
     bench = ensure(tmp_path, preset="tiny", seed=0)
     rows = {r.check: r for r in model_checks(bench, seed=0, size="xs", pretrain_tokens=60_000)}
+    steps = [line for line in capsys.readouterr().err.splitlines() if line.startswith("synth check, seed 0:")]
+    assert [line.split(":")[1].split()[0] for line in steps] == ["model", "model", "retrieval"]
     assert {"transfer/gain_over_random_init", "transfer/xnli/en/accuracy", "transfer/udpos/en/f1",
             "retrieval/centred_accuracy", "graded/clone>=near (this seed, reported)",
             "graded/sov>=inv (this seed, reported)"} <= set(rows)

@@ -13,6 +13,8 @@ chance (or baseline) score plus `SHORTCUT_MARGIN` points.
 from __future__ import annotations
 
 import math
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from pathlib import Path
@@ -321,10 +323,21 @@ def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] =
     return rows + [row for name, aggregate in AGGREGATES.items() if name in checks for row in aggregate(rows)]
 
 
+def progress(seed: int, message: str) -> None:
+    """One progress line on stderr (the table goes to stdout); seeds checked side by side interleave."""
+    print(f"synth check, seed {seed}: {message}", file=sys.stderr, flush=True)
+
+
 def _seed_rows(root: str | Path, preset: str, seed: int, checks: dict[str, Check],
                knobs: dict[str, Any]) -> list[CheckRow]:
+    start = time.perf_counter()
     bench = ensure(root, preset, seed, **knobs)
-    return [row for check in checks.values() for row in check(bench, seed)]
+    rows = []
+    for name, check in checks.items():
+        progress(seed, f"{name} checks ...")
+        rows += check(bench, seed)
+    progress(seed, f"done in {time.perf_counter() - start:.0f} s")
+    return rows
 
 
 def format_table(rows: Sequence[CheckRow]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xscale.synth.check import MEAN_SEED, CheckRow
+from xscale.synth.check import MEAN_SEED, CheckRow, progress
 
 TRANSFER_LANGS = ("clone", "near", "vso", "sov")
 TRANSFER_TASKS = {"xnli": "accuracy", "udpos": "f1"}
@@ -99,9 +99,14 @@ def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_to
     bench = SyntheticBenchmark(bench_dir)
     cache = StageCache(Path(bench_dir).parent / "check-cache")
     spec = check_spec(seed, preset, tuple(TRANSFER_TASKS) + ("tatoeba",), pretrain_tokens, size)
+    tasks = ", ".join(TRANSFER_TASKS)
+    progress(seed, f"model {size}: pretraining {pretrain_tokens:,} tokens, then fine-tuning on {tasks} "
+                   "(minutes; cached stages are reused) ...")
     pre = _run(spec, bench, cache, 1.0)
+    progress(seed, f"model {size}: fine-tuning on {tasks} from random initialisation ...")
     scratch = _run(spec, bench, cache, 0.0)
     retrieval_only = check_spec(seed, preset, ("tatoeba",), pretrain_tokens, size)
+    progress(seed, "retrieval at " + ", ".join(f"{f:.0%}" for f in CHECK_FRACTIONS[:-1]) + " of pretraining ...")
     by_fraction = {f: _run(retrieval_only, bench, cache, f) for f in CHECK_FRACTIONS[:-1]}
     by_fraction[1.0] = pre
 
