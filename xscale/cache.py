@@ -83,9 +83,6 @@ class StageCache:
     def _dir(self, stage: str, key: str) -> str:
         return f"{self.root}/{stage}/{key}"
 
-    def _exists(self, path: str) -> bool:
-        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
-
     def lookup(self, stage: str, key: str) -> Entry | None:
         """The complete entry for `key`, or None."""
         if not self.enabled:

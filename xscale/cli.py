@@ -37,13 +37,15 @@ def _sweep(args) -> int:
 
 
 def _synth(args) -> int:
-    from xscale.synth.cli import check_main, synth_main
-
     if args.action == "check":
+        from xscale.synthcheck.runner import check_main
+
         if args.jobs < 1:
             raise UserError(f"--jobs: must be a positive number of processes, got {args.jobs}")
         return check_main(args.out, seeds=tuple(args.seeds), preset=args.preset, models=not args.no_models,
                           jobs=args.jobs)
+    from xscale.synth.cli import synth_main
+
     if not args.out:
         raise UserError("--out: required (the folder to write the benchmark into)")
     return synth_main(args.out, args.preset, args.seed)

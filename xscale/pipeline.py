@@ -2,7 +2,7 @@
 after every stage. Each stage is cached by a content hash of its config and its input's hash.
 
 The pipeline knows nothing of Ray or MLflow: it calls `report(metrics, stage)` after each stage and
-returns every metric. Metric keys follow ARCHITECTURE.md.
+returns every metric. Metric keys are built by `xscale.keys`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from xscale import formats, models, probes
-from xscale.benchmark import ENGLISH, fraction_subset, make
+from xscale import formats, keys, models, probes
 from xscale.cache import Entry, StageCache
-from xscale.spec import HUB_SIZES, NO_INTERMEDIATE, Spec
+from xscale.data import DataSource, fraction_subset
+from xscale.keys import ENGLISH, TrialPoint
+from xscale.spec import HUB_SIZES, Spec
 from xscale.tasks import metrics as task_metrics
 from xscale.tasks.registry import TaskInfo, get_task
 from xscale.train import TrainConfig, device, train
@@ -39,9 +40,9 @@ class Context:
     """What every stage of one trial shares."""
 
     spec: Spec
-    point: dict[str, Any]
+    point: TrialPoint
     cache: StageCache
-    bench: Any
+    data: DataSource
     log: Log
     metrics: dict[str, float] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -54,18 +55,18 @@ class Context:
 
     @property
     def seed(self) -> int:
-        return int(self.point["seed"])
+        return self.point.seed
 
     @property
     def tokenizer(self):
-        return self.bench.tokenizer
+        return self.data.tokenizer
 
     def train_config(self, steps: int) -> TrainConfig:
         o = self.spec.optim
         return TrainConfig(
             steps=steps,
-            lr=float(self.point["optim.lr"]),
-            warmup_fraction=float(self.point["optim.warmup_fraction"]),
+            lr=self.point.lr,
+            warmup_fraction=self.point.warmup_fraction,
             weight_decay=o.weight_decay,
             max_grad_norm=o.max_grad_norm,
             compile=self.spec.resources.compile,
@@ -75,8 +76,8 @@ class Context:
     def finetune_config(self) -> dict[str, Any]:
         """Everything that shapes a fine-tuning stage's output (part of its cache key)."""
         return {
-            "lr": float(self.point["optim.lr"]),
-            "warmup_fraction": float(self.point["optim.warmup_fraction"]),
+            "lr": self.point.lr,
+            "warmup_fraction": self.point.warmup_fraction,
             "optim": self.spec.optim.model_dump(exclude={"lr", "warmup_fraction"}),
             "max_seq_len": self.spec.model.max_seq_len,
             "seed": self.seed,
@@ -105,7 +106,7 @@ def load_encoder(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
 def _token_stream(ctx: Context) -> Iterator[int]:
     """The corpus as one stream of token ids, documents separated by </s>, in corpus order."""
     tok = ctx.tokenizer
-    corpus = ctx.bench.corpus_texts()
+    corpus = ctx.data.corpus_texts()
     for start in range(0, len(corpus), 512):
         for ids in tok(corpus[start : start + 512]["text"], add_special_tokens=False)["input_ids"]:
             yield from ids
@@ -187,32 +188,34 @@ def mlm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Te
 def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
     """The encoder at this trial's checkpoint fraction: from one from-scratch MLM run per
     (size, seed, corpus) that saves every fraction the sweep asks for, or from the Hub."""
-    size = ctx.point["model.size"]
-    frac = float(ctx.point["pretrain.checkpoint_fraction"])
+    size = ctx.point.size
+    frac = ctx.point.checkpoint_fraction
     p = ctx.spec.pretrain
     if size in HUB_SIZES or ctx.spec.model.hub_id:
         source = p.checkpoints.get(frac) or models.hub_source(size, ctx.spec.model.hub_id)
         model = models.from_pretrained(source, "mlm")
         ctx.tokens["pretrain"] = 0
-        return model.config, models.encoder_state(model), f"hub:{source}:{ctx.bench.key}"
+        return model.config, models.encoder_state(model), f"hub:{source}:{ctx.data.key}"
 
     fractions = ctx.spec.checkpoint_fractions()
     tok = ctx.tokenizer
     max_len = max(p.max_seq_len, ctx.spec.model.max_seq_len)
     config = models.scratch_config(size, len(tok), max_len, tok.pad_token_id)
-    if frac == 0.0:
+    shared_by = keys.pretraining_of(ctx.point.as_config())
+    if shared_by is None:
         # The no-pretraining baseline (`xscale synth check` compares against it): random init.
-        # Its key names the architecture and the benchmark: the later stages' cache keys build on it,
+        # Its key names the architecture and the data: the later stages' cache keys build on it,
         # so random encoders of two sizes must not share their fine-tuned results.
         ctx.tokens["pretrain"] = 0
         arch = hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
-        key = f"random:{size}:{arch}:{ctx.seed}:{ctx.bench.key}"
+        key = f"random:{size}:{arch}:{ctx.seed}:{ctx.data.key}"
         return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), key
+    run_size, run_seed = shared_by
     stage_cfg = {
-        "benchmark": ctx.bench.key,
-        "size": size,
+        "benchmark": ctx.data.key,
+        "size": run_size,
         "config": config.to_dict(),
-        "seed": ctx.seed,
+        "seed": run_seed,
         "pretrain": pretrain_key_config(p),
         "fractions": list(fractions),
         "debug": ctx.spec.debug,
@@ -316,13 +319,13 @@ def _steps(n_examples: int, epochs: float, batch_size: int) -> int:
 
 def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tuple[dict, str]:
     """English intermediate training on a nested fraction of the data; returns the encoder."""
-    names = str(ctx.point["intermediate.task"]).split("+")
-    if names == [NO_INTERMEDIATE]:
-        ctx.metrics["scale/intermediate_examples"] = 0
+    names = list(ctx.point.intermediate_tasks)
+    if not ctx.point.has_intermediate:
+        ctx.metrics[keys.scale("intermediate_examples")] = 0
         ctx.tokens["intermediate"] = 0
         return state, input_key
     it = ctx.spec.intermediate
-    frac = float(ctx.point["intermediate.fraction"])
+    frac = ctx.point.intermediate_fraction
     stage_cfg = {
         "tasks": names,
         "fraction": frac,
@@ -335,12 +338,12 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
         heads, streams, sizes, devsets = {}, {}, {}, {}
         for name in names:
             task = get_task(name)
-            rows = fraction_subset(ctx.bench.train(task, translated=it.translated), frac, it.max_train_examples)
+            rows = fraction_subset(ctx.data.train(task, translated=it.translated), frac, it.max_train_examples)
             enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
             heads[name] = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed)
             streams[name] = formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed)
             sizes[name] = len(rows)
-            devsets[name] = (task, ctx.bench.dev(task))
+            devsets[name] = (task, ctx.data.dev(task))
         mlm = None
         if it.mlm_weight > 0:
             heads["mlm"] = models.build(config, "mlm", encoder_state=state, seed=ctx.seed)
@@ -356,7 +359,7 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
         scores = {}
         for name, (task, dev) in devsets.items():
             for metric, v in evaluate(ctx, task, model.heads[name], dev, ENGLISH).items():
-                scores[f"intermediate/{name}/en/{metric}"] = v
+                scores[keys.metric("intermediate", name, ENGLISH, metric)] = v
         save_encoder(out, model)
         return {"metrics": scores, "examples": sum(sizes.values()), "tokens": res.tokens, "seconds": res.seconds,
                 "final_loss": res.final_loss}
@@ -364,7 +367,7 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
     entry = ctx.cache.get_or_compute("intermediate", stage_cfg, (input_key,), compute)
     ctx.log(f"intermediate {'+'.join(names)}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.metrics.update(entry.meta["metrics"])
-    ctx.metrics["scale/intermediate_examples"] = entry.meta["examples"]
+    ctx.metrics[keys.scale("intermediate_examples")] = entry.meta["examples"]
     ctx.tokens["intermediate"] = entry.meta["tokens"]
     ctx.account(entry)
     _, new_state = load_encoder(entry.path)
@@ -387,13 +390,13 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             # BUCC and Tatoeba get no target training: they score the encoder's pooled states. The
             # encoder is the one already probed after the intermediate stage, so it is not probed again.
             encoder = models.build(config, "mlm", encoder_state=state, seed=ctx.seed).base_model.to(device())
-            for lang in ctx.bench.languages(task):
+            for lang in ctx.data.languages(task):
                 if lang == ENGLISH:
                     continue
                 for metric, v in retrieval_scores(ctx, task, encoder, lang).items():
-                    scores[f"target/{task.name}/{lang}/{metric}"] = v
+                    scores[keys.metric("target", task.name, lang, metric)] = v
         else:
-            rows = ctx.bench.train(task)
+            rows = ctx.data.train(task)
             if tc.max_train_examples:
                 rows = rows.select(range(min(len(rows), tc.max_train_examples)))
             enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
@@ -404,11 +407,11 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             res = train(model, formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed),
                         ctx.train_config(steps))
             tokens, seconds = res.tokens, res.seconds
-            for metric, v in evaluate(ctx, task, model, ctx.bench.dev(task), ENGLISH).items():
-                scores[f"dev/{task.name}/en/{metric}"] = v
-            for lang in ctx.bench.languages(task):
-                for metric, v in evaluate(ctx, task, model, ctx.bench.test(task, lang), lang).items():
-                    scores[f"target/{task.name}/{lang}/{metric}"] = v
+            for metric, v in evaluate(ctx, task, model, ctx.data.dev(task), ENGLISH).items():
+                scores[keys.dev(task.name, metric)] = v
+            for lang in ctx.data.languages(task):
+                for metric, v in evaluate(ctx, task, model, ctx.data.test(task, lang), lang).items():
+                    scores[keys.metric("target", task.name, lang, metric)] = v
             probe_model = model.base_model
         if probe_model is not None and "target" in ctx.spec.probes.after:
             for k, v in probe(ctx, probe_model).items():
@@ -426,7 +429,7 @@ def retrieval_scores(ctx: Context, task: TaskInfo, encoder, lang: str) -> dict[s
     layer, msl = ctx.spec.target.retrieval_layer, ctx.spec.model.max_seq_len
     tok = ctx.tokenizer
     if task.name == "tatoeba":
-        rows = ctx.bench.test(task, lang)
+        rows = ctx.data.test(task, lang)
         src = formats.embed(encoder, tok, list(rows["source_sentence"]), msl, layer)
         tgt = formats.embed(encoder, tok, list(rows["target_sentence"]), msl, layer)
         return {"accuracy": task_metrics.tatoeba_accuracy(src, tgt)}
@@ -434,7 +437,7 @@ def retrieval_scores(ctx: Context, task: TaskInfo, encoder, lang: str) -> dict[s
     threshold = None
     out = {}
     for split in ("validation", "test"):
-        rows = ctx.bench.test(task, lang, split=split)
+        rows = ctx.data.test(task, lang, split=split)
         src_rows = rows.filter(lambda r: r["lang"] != ENGLISH)
         en_rows = rows.filter(lambda r: r["lang"] == ENGLISH)
         src = formats.embed(encoder, tok, list(src_rows["sentence"]), msl, layer)
@@ -450,7 +453,7 @@ def retrieval_scores(ctx: Context, task: TaskInfo, encoder, lang: str) -> dict[s
 
 def probe(ctx: Context, encoder) -> dict[str, float]:
     pr = ctx.spec.probes
-    pairs = ctx.bench.parallel(pr.max_pairs)
+    pairs = ctx.data.parallel(pr.max_pairs)
     return probes.alignment(encoder, ctx.tokenizer, pairs, ctx.spec.model.max_seq_len, pr.layer, pr.kinds)
 
 
@@ -466,29 +469,40 @@ def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -
     entry = ctx.cache.get_or_compute("probe", {"probes": ctx.spec.probes.model_dump(),
                                                "max_seq_len": ctx.spec.model.max_seq_len}, (input_key,), compute)
     ctx.account(entry)
-    ctx.metrics.update({f"align/{after}/{k}": v for k, v in entry.meta["metrics"].items()})
+    ctx.metrics.update(_align_metrics(after, entry.meta["metrics"]))
+
+
+def _align_metrics(after: str, probed: dict[str, float]) -> dict[str, float]:
+    """`{probe}/{lang}/{metric}` from `probes.alignment` as `align/{after}/{probe}/{lang}/{metric}`."""
+    out = {}
+    for k, v in probed.items():
+        probe_name, lang, metric = k.split("/")
+        out[keys.align(after, probe_name, lang, metric)] = v
+    return out
 
 
 # ------------------------------------------------------------------------------------------ the trial
 
 
-def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, report: Report, log: Log) -> dict[str, float]:
+def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource, report: Report,
+              log: Log) -> dict[str, float]:
     """Run every stage of one grid point; returns the final metrics (also passed to `report`)."""
-    ctx = Context(spec, point, cache, bench, log)
+    ctx = Context(spec, point, cache, data, log)
     t0 = time.perf_counter()
 
     config, state, key = pretrain_stage(ctx)
     counts = models.count_params(config)
-    ctx.metrics.update({"scale/params": counts["params"], "scale/non_embedding_params": counts["non_embedding_params"],
-                        "scale/pretrain_tokens": ctx.tokens["pretrain"]})
+    ctx.metrics.update({keys.scale("params"): counts["params"],
+                        keys.scale("non_embedding_params"): counts["non_embedding_params"],
+                        keys.scale("pretrain_tokens"): ctx.tokens["pretrain"]})
     probe_stage(ctx, "pretrain", config, state, key)
     # No English dev score exists before fine-tuning; schedulers need the key in every report.
-    ctx.metrics["dev/score"] = 0.0
+    ctx.metrics[keys.DEV_SCORE] = 0.0
     report(dict(ctx.metrics), "pretrain")
 
     state, key = intermediate_stage(ctx, config, state, key)
     probe_stage(ctx, "intermediate", config, state, key)
-    ctx.metrics["dev/score"] = _intermediate_dev(ctx)
+    ctx.metrics[keys.DEV_SCORE] = _intermediate_dev(ctx)
     report(dict(ctx.metrics), "intermediate")
 
     target_probe: dict[str, list[float]] = {}
@@ -496,41 +510,41 @@ def run_trial(spec: Spec, point: dict[str, Any], cache: StageCache, bench, repor
     for name in spec.target.tasks:
         task = get_task(name)
         result = target_stage(ctx, task, config, state, key)
+        per_lang: dict[str, dict[str, float]] = {}
         for k, v in result.items():
             if k.startswith("probe/"):
                 target_probe.setdefault(k[len("probe/"):], []).append(v)
-            else:
-                ctx.metrics[k] = v
-        ctx.metrics.update(_language_averages(ctx.metrics, task))
-        per_lang: dict[str, dict[str, float]] = {}
-        for k, v in ctx.metrics.items():
-            parts = k.split("/")
-            if k.startswith(f"target/{name}/") and parts[2] != "avg":
-                per_lang.setdefault(parts[2], {})[parts[3]] = v
+                continue
+            ctx.metrics[k] = v
+            parsed = keys.parse(k, stage="target")
+            if parsed is not None:
+                per_lang.setdefault(parsed.lang, {})[parsed.metric] = v
+        ctx.metrics.update(language_averages("target", name, per_lang))
         if per_lang:
             task_scores[name] = task_metrics.xtreme_task_score(name, per_lang)
-        ctx.metrics["dev/score"] = _target_dev(ctx)
+        ctx.metrics[keys.DEV_SCORE] = _target_dev(ctx)
         report(dict(ctx.metrics), f"target/{name}")
 
     # The "after target" alignment is the mean over the target tasks' fine-tuned encoders (retrieval
     # tasks fine-tune nothing, so they are not in it; a spec with only retrieval targets has none).
-    ctx.metrics.update({f"align/target/{k}": float(np.mean(v)) for k, v in target_probe.items()})
+    ctx.metrics.update(_align_metrics("target", {k: float(np.mean(v)) for k, v in target_probe.items()}))
     ctx.metrics.update(_retention(ctx.metrics))
     if task_scores:
-        ctx.metrics["xtreme/score"] = task_metrics.xtreme_score(task_scores)
+        ctx.metrics[keys.XTREME_SCORE] = task_metrics.xtreme_score(task_scores)
     total_tokens = sum(ctx.tokens.values())
-    ctx.metrics["scale/train_flops"] = 6.0 * counts["non_embedding_params"] * total_tokens
-    ctx.metrics["time/stage_compute_seconds"] = sum(ctx.stage_seconds.values())
+    ctx.metrics[keys.scale("train_flops")] = 6.0 * counts["non_embedding_params"] * total_tokens
+    ctx.metrics[keys.STAGE_COMPUTE_SECONDS] = sum(ctx.stage_seconds.values())
     for name, seconds in ctx.stage_seconds.items():  # per stage kind, so a sweep can say where time went
-        key = f"time/compute/{name.split('/')[0]}_seconds"
+        key = keys.compute_seconds(name.split("/")[0])
         ctx.metrics[key] = ctx.metrics.get(key, 0.0) + seconds
-    ctx.metrics["time/trial_seconds"] = time.perf_counter() - t0
+    ctx.metrics[keys.TRIAL_SECONDS] = time.perf_counter() - t0
     cache.discard_uncached()
     return dict(ctx.metrics)
 
 
 def _intermediate_dev(ctx: Context) -> float:
-    vals = [v for k, v in ctx.metrics.items() if k.startswith("intermediate/") and k.endswith(("/accuracy", "/f1"))]
+    vals = [v for k, v in ctx.metrics.items()
+            if (p := keys.parse(k, stage="intermediate")) and p.metric in ("accuracy", "f1")]
     return float(np.mean(vals)) if vals else 0.0
 
 
@@ -538,41 +552,31 @@ def _target_dev(ctx: Context) -> float:
     """Mean English-dev score over the target tasks finished so far (primary metric of each)."""
     vals = []
     for name in ctx.spec.target.tasks:
-        task = get_task(name)
-        v = ctx.metrics.get(f"dev/{name}/en/{task.metric}")
+        v = ctx.metrics.get(keys.dev(name, get_task(name).metric))
         if v is not None:
             vals.append(v)
     return float(np.mean(vals)) if vals else _intermediate_dev(ctx)
 
 
-def _language_averages(m: dict[str, float], task: TaskInfo) -> dict[str, float]:
-    """`target/{task}/avg/{metric}`: the mean over the non-English languages."""
+def language_averages(stage: str, task: str, per_lang: dict[str, dict[str, float]]) -> dict[str, float]:
+    """`{stage}/{task}/avg/{metric}`: the mean over the non-English languages of `per_lang`
+    (`{lang: {metric: value}}`)."""
     groups: dict[str, list[float]] = {}
-    prefix = f"target/{task.name}/"
-    for k, v in m.items():
-        if k.startswith(prefix):
-            _, _, lang, metric = k.split("/")
-            if lang not in (ENGLISH, "avg"):
+    for lang, scores in per_lang.items():
+        if lang not in (ENGLISH, keys.AVG):
+            for metric, v in scores.items():
                 groups.setdefault(metric, []).append(v)
-    return {f"{prefix}avg/{metric}": float(np.mean(v)) for metric, v in groups.items()}
+    return {keys.average(stage, task, metric): float(np.mean(v)) for metric, v in groups.items()}
 
 
 def _retention(m: dict[str, float]) -> dict[str, float]:
     out = {}
     for probe_name, metric in (("retrieval", "accuracy"), ("cka", "cka")):
-        base = m.get(f"align/pretrain/{probe_name}/avg/{metric}")
+        base = m.get(keys.align("pretrain", probe_name, keys.AVG, metric))
         if not base:
             continue
-        for after, key in (("intermediate", "retention"), ("target", "retention_target")):
-            v = m.get(f"align/{after}/{probe_name}/avg/{metric}")
+        for after in ("intermediate", "target"):
+            v = m.get(keys.align(after, probe_name, keys.AVG, metric))
             if v is not None:
-                out[f"align/{key}/{probe_name}/avg"] = v / base
+                out[keys.retention(probe_name, after)] = v / base
     return out
-
-
-def make_benchmark(spec: Spec, cache_root: Path):
-    """The data source a spec names."""
-    return make(spec, cache_root)
-
-
-__all__ = ["run_trial", "make_benchmark"]

@@ -9,7 +9,6 @@ even when the test failed: a leaked Ray process would hang CI. Nothing here kill
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess

@@ -56,7 +56,7 @@ def _kw(call: ast.Call) -> dict[str, str]:
 
 
 def test_local_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
-    import xscale.sweep as sweep
+    import xscale.sweep.driver as sweep
 
     calls = []
     monkeypatch.setattr(sweep.ray, "is_initialized", lambda: False)
@@ -68,7 +68,7 @@ def test_local_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
         assert kw.get("dashboard_host", "127.0.0.1") == "127.0.0.1"
         assert not kw.get("_node_ip_address") or kw["_node_ip_address"] == "127.0.0.1"
     assert calls[0]["num_cpus"] == 2 and calls[1]["address"] == "127.0.0.1:6379"
-    source = (PACKAGE / "sweep.py").read_text() + (PACKAGE / "cli.py").read_text()
+    source = "".join(p.read_text() for p in (PACKAGE / "sweep").glob("*.py")) + (PACKAGE / "cli.py").read_text()
     assert "RAY_AUTH_MODE" not in source
 
 
@@ -76,7 +76,7 @@ def test_no_pickle_loads_outside_the_tune_searcher_checkpoint():
     unpickling = {"pickle.load", "pickle.loads", "cloudpickle.load", "cloudpickle.loads", "dill.load", "joblib.load",
                   "pd.read_pickle", "pandas.read_pickle"}
     found = {(path, scope) for path, scope, name, _ in _calls() if name in unpickling}
-    assert found == {("sweep.py", "CellSearch.restore")}, found
+    assert found == {("sweep/search.py", "CellSearch.restore")}, found
     for path, scope, name, call in _calls():
         if name.endswith("torch.load"):
             assert _kw(call).get("weights_only") == "True", f"{path}:{scope}: {ast.unparse(call)}"
@@ -88,7 +88,7 @@ def test_weights_are_written_as_safetensors_only():
     writers = {(path, scope) for path, scope, name, _ in _calls()
                if name in ("torch.save", "pickle.dump", "pickle.dumps") or name.endswith("save_pretrained")}
     # CellSearch.save is Tune's searcher checkpoint (the search state, not weights).
-    assert writers <= {("sweep.py", "CellSearch.save")}, writers
+    assert writers <= {("sweep/search.py", "CellSearch.save")}, writers
     pipeline = (PACKAGE / "pipeline.py").read_text()
     assert 'WEIGHTS = "encoder.safetensors"' in pipeline and "save_file(" in pipeline and "load_file(" in pipeline
 

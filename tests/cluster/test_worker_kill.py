@@ -6,14 +6,14 @@ import re
 import pytest
 
 from clusterlib import sweep_cmd, tail, trial_runs, write_spec
-from xscale.sweep import KILL_MARKER
+from xscale.sweep.trial import KILL_MARKER
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 def test_killed_worker_is_retried_from_the_cache(procs, tmp_path, cache_dir):
     # The fraction-0.3 trial SIGKILLs its own worker process right after reporting its intermediate
-    # stage, on its first attempt only (xscale.sweep.trial_main's test hook).
+    # stage, on its first attempt only (xscale.sweep.trial.trial_main's test hook).
     spec = write_spec(tmp_path, "workerkill", resources={"max_failures": 1}, debug={
         "kill_worker_after_stage": "intermediate", "only_for": {"intermediate.fraction": 0.3}})
     # --out as a URI (file:// takes the pyarrow path that s3:// and gs:// take): Tune state goes there.

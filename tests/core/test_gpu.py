@@ -39,7 +39,9 @@ def test_smoke_trial_on_cuda(tmp_path):
     import datasets
 
     from xscale.cache import StageCache
-    from xscale.pipeline import make_benchmark, run_trial
+    from xscale.data import make as make_data
+    from xscale.keys import TrialPoint
+    from xscale.pipeline import run_trial
     from xscale.spec import parse_spec
 
     datasets.disable_progress_bars()
@@ -51,7 +53,7 @@ def test_smoke_trial_on_cuda(tmp_path):
         "probes": {"max_pairs": 40},
     }, name="gpu")
     stages = []
-    m = run_trial(spec, spec.cells()[0], StageCache(tmp_path / "cache"), make_benchmark(spec, tmp_path),
+    m = run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), make_data(spec, tmp_path),
                   lambda metrics, stage: stages.append(stage), lambda msg: None)
     assert stages[:2] == ["pretrain", "intermediate"] and stages[-1] == "target/tatoeba"
     for key in ("xtreme/score", "target/xnli/en/accuracy", "target/udpos/avg/f1", "align/pretrain/retrieval/avg/accuracy"):

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from xscale.cache import StageCache
-from xscale.pipeline import make_benchmark, run_trial
+from xscale.data import make as make_data
+from xscale.keys import TrialPoint
+from xscale.pipeline import run_trial
 from xscale.spec import parse_spec
 
 pytestmark = pytest.mark.slow
@@ -26,14 +28,14 @@ def test_multitask_mlm_translated_intermediate(tmp_path):
         "probes": {"max_pairs": 20},
         "optim": {"batch_size": 16},
     }, name="options")
-    bench = make_benchmark(spec, tmp_path)
+    bench = make_data(spec, tmp_path)
     # Translated intermediate data: the English rows plus one translation per other language.
     from xscale.tasks.registry import get_task
 
     english = len(bench.train(get_task("mnli")))
     assert len(bench.train(get_task("mnli"), translated=True)) == english * len(bench.languages(get_task("xnli")))
     reports = []
-    m = run_trial(spec, spec.cells()[0], StageCache(tmp_path / "cache"), bench,
+    m = run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), bench,
                   lambda metrics, stage: reports.append(stage), lambda msg: None)
     assert reports[:2] == ["pretrain", "intermediate"] and reports[-1] == "target/xnli"
     for key in ("intermediate/mnli/en/accuracy", "intermediate/sst2/en/accuracy", "target/xnli/vso/accuracy"):
@@ -58,8 +60,8 @@ def test_short_sequence_phase_then_full_length(tmp_path):
         "target": {"tasks": ["udpos"], "max_eval_examples": 10},
         "probes": {"after": []},
     }, name="short")
-    bench = make_benchmark(spec, tmp_path)
-    ctx = Context(spec, spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1},
+    bench = make_data(spec, tmp_path)
+    ctx = Context(spec, TrialPoint.from_config(spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1}),
                   StageCache(tmp_path / "cache"), bench, lambda m: None)
     p = spec.pretrain
     assert short_batch_size(p) == 4 * 30 // 6  # 20 sequences of 6 body tokens = 4 of 30
@@ -73,7 +75,7 @@ def test_short_sequence_phase_then_full_length(tmp_path):
 
     logs = []
     spec = spec.model_copy(update={"pretrain": p.model_copy(update={"mask_prob": 0.15})})
-    run_trial(spec, spec.cells()[0], StageCache(tmp_path / "cache"), bench, lambda m, s: None, logs.append)
+    run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), bench, lambda m, s: None, logs.append)
     assert any("at 8 tokens per sequence" in line for line in logs)
 
 
@@ -107,10 +109,10 @@ def test_random_init_baselines_of_two_sizes_get_their_own_keys(tmp_path):
         "intermediate": {"task": "none"},
         "target": {"tasks": ["udpos"]},
     }, name="random")
-    bench = make_benchmark(spec, tmp_path)
+    bench = make_data(spec, tmp_path)
     keys = {}
     for cell in spec.cells():
-        ctx = Context(spec, cell | {"pretrain.checkpoint_fraction": 0.0}, StageCache(tmp_path / "cache"), bench, lambda msg: None)
+        ctx = Context(spec, TrialPoint.from_config(cell | {"pretrain.checkpoint_fraction": 0.0}), StageCache(tmp_path / "cache"), bench, lambda msg: None)
         config, _, keys[cell["model.size"]] = pretrain_stage(ctx)
         assert config.hidden_size == {"xs": 64, "s": 128}[cell["model.size"]]
     assert keys["xs"] != keys["s"] and all(bench.key in k for k in keys.values())
@@ -130,9 +132,9 @@ def test_after_target_alignment_averages_only_fine_tuned_encoders(tmp_path):
         "probes": {"max_pairs": 20},
         "optim": {"batch_size": 16},
     }, name="probes")
-    bench = make_benchmark(spec, tmp_path)
+    bench = make_data(spec, tmp_path)
     stages = {}
-    m = run_trial(spec, spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1},
+    m = run_trial(spec, TrialPoint.from_config(spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1}),
                   StageCache(tmp_path / "cache"), bench, lambda metrics, stage: stages.update({stage: metrics}),
                   lambda msg: None)
     assert "target/tatoeba/clone/accuracy" in m

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from xscale import benchmark
+from xscale import data
+from xscale.data import real
 from xscale.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ TEST_TEXT_CHARS_PER_FILE = 40_000
 
 def local_spec(realdata: Path, **target):
     """xtreme_local.yaml with its paths resolved and the data folder set to `realdata`."""
-    spec = benchmark.resolve_spec(load_spec(LOCAL_SPEC), LOCAL_SPEC)
+    spec = data.resolve_spec(load_spec(LOCAL_SPEC), LOCAL_SPEC)
     spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": str(realdata)})})
     if target:
         spec = spec.model_copy(update={"target": spec.target.model_copy(update=target)})
@@ -41,7 +42,7 @@ def _small_and_single_threaded():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(benchmark, "TEXT_CHARS_PER_FILE", TEST_TEXT_CHARS_PER_FILE)
+        mp.setattr(real, "TEXT_CHARS_PER_FILE", TEST_TEXT_CHARS_PER_FILE)
         yield
     torch.set_num_threads(threads)
 
@@ -54,4 +55,4 @@ def spec(realdata):
 @pytest.fixture(scope="session")
 def bench(spec, cache_root):
     """The local benchmark of xtreme_local.yaml (evaluation capped as in the spec)."""
-    return benchmark.make(spec, cache_root)
+    return data.make(spec, cache_root)

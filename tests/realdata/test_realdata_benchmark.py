@@ -7,7 +7,8 @@ import logging
 import pytest
 from datasets import Dataset
 
-from xscale import benchmark, formats
+from xscale import data, formats
+from xscale.data import real, tokenizer
 from xscale.tasks.registry import get_task
 
 from .conftest import local_spec
@@ -35,8 +36,8 @@ def test_zero_shot_wiring_trains_on_the_train_task_in_english(bench):
 
 
 def test_a_dev_file_that_trains_is_halved_and_never_evaluated_on_its_training_half(spec, cache_root, caplog):
-    with caplog.at_level(logging.WARNING, logger="xscale.benchmark"):
-        bench = benchmark.make(spec, cache_root)
+    with caplog.at_level(logging.WARNING, logger="xscale.data"):
+        bench = data.make(spec, cache_root)
     assert any("pawsx has no English train file; TRAINING ON HALF OF ITS ENGLISH DEV FILE" in r.message
                for r in caplog.records)
     pawsx = get_task("pawsx")
@@ -58,7 +59,7 @@ def test_qa_halves_keep_contexts_whole(bench):
     assert not set(train["context"]) & set(dev["context"])
     assert list(bench.test(tydiqa, "en")["id"]) == list(dev["id"])
     xquad = get_task("xquad")  # trains on SQuAD's dev fixture halves; XQuAD itself is untouched
-    assert bench._plan(xquad)[0] == benchmark.Part("squad", "en", "validation", 0)
+    assert bench._plan(xquad)[0] == real.Part("squad", "en", "validation", 0)
     assert len(bench.test(xquad, "zh")) == 1190
 
 
@@ -71,16 +72,16 @@ def test_tatoeba_probe_pairs_and_scored_pairs_are_disjoint(bench, spec):
         scored = bench.test(tatoeba, lang)
         assert 0 < len(scored) <= spec.target.max_eval_examples
         assert not set(src) & set(scored["source_sentence"])
-    uncapped = benchmark.make(local_spec(bench.source.root, max_eval_examples=None), bench.cache_root)
+    uncapped = data.make(local_spec(bench.source.root, max_eval_examples=None), bench.cache_root)
     rows = uncapped.test(tatoeba, "de")
     assert len(rows) == 1000 - spec.probes.max_pairs
     assert rows["source_sentence"][-1] != probe["de"][0][0]
 
 
 def test_bucc_threshold_half_and_scoring_half_split_source_ids(bench, caplog):
-    uncapped = benchmark.make(local_spec(bench.source.root, max_eval_examples=None), bench.cache_root)
+    uncapped = data.make(local_spec(bench.source.root, max_eval_examples=None), bench.cache_root)
     bucc = get_task("bucc")
-    with caplog.at_level(logging.WARNING, logger="xscale.benchmark"):
+    with caplog.at_level(logging.WARNING, logger="xscale.data"):
         val, test = uncapped.test(bucc, "zh", "validation"), uncapped.test(bucc, "zh", "test")
     assert any("bucc: no labelled test file for zh" in r.message for r in caplog.records)
     def ids(ds, english: bool) -> set:
@@ -101,7 +102,7 @@ def test_bucc_threshold_half_and_scoring_half_split_source_ids(bench, caplog):
 def test_on_the_fly_tokenizer_has_xlmr_special_tokens_and_is_cached(bench, spec, cache_root, monkeypatch):
     tok = bench.tokenizer
     assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id) == (0, 1, 2, 3)
-    assert tok.mask_token_id == len(tok) - 1 == benchmark.TOKENIZER_VOCAB_SIZE - 1
+    assert tok.mask_token_id == len(tok) - 1 == tokenizer.TOKENIZER_VOCAB_SIZE - 1
     ids = tok("Das ist gut.", "这是一个测试。")["input_ids"]
     # RoBERTa-style pair: <s> A </s></s> B </s>
     assert ids[0] == 0 and ids[-1] == 2 and ids.count(2) == 3 and ids.count(0) == 1
@@ -109,8 +110,8 @@ def test_on_the_fly_tokenizer_has_xlmr_special_tokens_and_is_cached(bench, spec,
     assert tok.unk_token_id not in ids
     files = list((cache_root / "tokenizers").glob("*.json"))
     assert len(files) == 1
-    monkeypatch.setattr(benchmark, "train_tokenizer", lambda *a, **k: pytest.fail("tokenizer trained again"))
-    again = benchmark.make(spec, cache_root)
+    monkeypatch.setattr(real, "train_tokenizer", lambda *a, **k: pytest.fail("tokenizer trained again"))
+    again = data.make(spec, cache_root)
     assert again.tokenizer.get_vocab() == tok.get_vocab() and again.key == bench.key
 
 
@@ -120,7 +121,7 @@ def test_corpus_is_the_local_sentences_shuffled_deterministically(bench, spec, c
     head = corpus.select(range(200))["text"]
     assert any("\u4e00" <= ch <= "\u9fff" for text in head for ch in text)  # Chinese
     assert any("ß" in t or "ä" in t or "ü" in t for t in corpus["text"][:5000])  # German
-    assert benchmark.make(spec, cache_root).corpus_texts().select(range(200))["text"] == head
+    assert data.make(spec, cache_root).corpus_texts().select(range(200))["text"] == head
 
 
 def test_tokenisation_reuses_the_datasets_fingerprint_cache(bench):

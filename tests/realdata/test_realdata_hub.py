@@ -10,10 +10,11 @@ import time
 import datasets
 import pytest
 
-from xscale import benchmark
+from xscale import data
+from xscale.data import real
 from xscale.errors import UserError
 from xscale.spec import load_spec
-from xscale.tasks import readers
+from xscale.data import hub
 
 from .conftest import REPO, XLMR_SPEC
 
@@ -22,15 +23,16 @@ pytestmark = pytest.mark.realdata
 OFFLINE_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from xscale import benchmark
+from xscale import data
+from xscale.data import tokenizer
 from xscale.errors import UserError
 from xscale.spec import load_spec
-spec = benchmark.resolve_spec(load_spec(sys.argv[1]), sys.argv[1])
+spec = data.resolve_spec(load_spec(sys.argv[1]), sys.argv[1])
 spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": sys.argv[2]})})
 out = {}
-for what, call in (("benchmark", lambda: benchmark.make(spec, Path(sys.argv[3]))),
-                   ("prepare", lambda: benchmark.prepare_spec(spec, sys.argv[1], Path(sys.argv[3]))),
-                   ("tokenizer", lambda: benchmark.load_pretrained_tokenizer("FacebookAI/xlm-roberta-base"))):
+for what, call in (("benchmark", lambda: data.make(spec, Path(sys.argv[3]))),
+                   ("prepare", lambda: data.prepare_spec(spec, sys.argv[1], Path(sys.argv[3]))),
+                   ("tokenizer", lambda: tokenizer.load_pretrained_tokenizer("FacebookAI/xlm-roberta-base"))):
     start = time.monotonic()
     try:
         call()
@@ -73,25 +75,25 @@ def test_offline_pretrained_tokenizer_fails_fast_naming_the_model(offline):
 
 def test_offline_set_after_import_fails_before_any_download(realdata, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(readers, "_libraries_offline", lambda: False)
+    monkeypatch.setattr(hub, "_libraries_offline", lambda: False)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("network attempted"))
-    spec = benchmark.resolve_spec(load_spec(XLMR_SPEC), XLMR_SPEC)
+    spec = data.resolve_spec(load_spec(XLMR_SPEC), XLMR_SPEC)
     spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": str(realdata)})})
     start = time.monotonic()
     with pytest.raises(UserError, match=r"cannot load Hub dataset .*offline mode is set \(HF_HUB_OFFLINE\)"):
-        benchmark.HubBenchmark(spec, tmp_path)
+        real.HubData(spec, tmp_path)
     assert time.monotonic() - start < 1.0
 
 
 def test_unreachable_hub_is_a_user_error(realdata, tmp_path, monkeypatch):
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", *readers._PROXY_VARS):
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", *hub._PROXY_VARS):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(readers, "_libraries_offline", lambda: False)
-    monkeypatch.setattr(readers, "_hub_reachable", lambda endpoint, timeout_s=3.0: False)
-    spec = benchmark.resolve_spec(load_spec(XLMR_SPEC), XLMR_SPEC)
+    monkeypatch.setattr(hub, "_libraries_offline", lambda: False)
+    monkeypatch.setattr(hub, "_hub_reachable", lambda endpoint, timeout_s=3.0: False)
+    spec = data.resolve_spec(load_spec(XLMR_SPEC), XLMR_SPEC)
     spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": str(realdata)})})
     with pytest.raises(UserError, match=r"is unreachable"):
-        benchmark.make(spec, tmp_path)
+        data.make(spec, tmp_path)
 
 
 def test_sweep_cli_exits_2_offline(realdata, tmp_path):

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from xscale import benchmark
+from xscale import data
+from xscale.data import real
 from xscale.errors import UserError
 from xscale.spec import load_spec, parse_spec
 
@@ -35,23 +36,23 @@ def test_specs_describe_the_intended_sweeps():
 
 
 def test_relative_benchmark_path_resolves_against_the_spec_folder(tmp_path):
-    spec = benchmark.resolve_spec(load_spec(LOCAL_SPEC), LOCAL_SPEC)
+    spec = data.resolve_spec(load_spec(LOCAL_SPEC), LOCAL_SPEC)
     assert spec.benchmark.path == str((REPO / "search_spaces" / "../../shared/realdata").resolve())
     (tmp_path / "specs").mkdir()
     (tmp_path / "data").mkdir()
-    moved = benchmark.resolve_spec(load_spec(LOCAL_SPEC), tmp_path / "specs" / "x.yaml")
+    moved = data.resolve_spec(load_spec(LOCAL_SPEC), tmp_path / "specs" / "x.yaml")
     assert moved.benchmark.path == str((tmp_path / "specs" / "../../shared/realdata").resolve())
     absolute = parse_spec({"benchmark": {"kind": "local", "path": str(tmp_path / "data")}, "model": {"size": "xs"},
                            "target": {"tasks": ["xnli"]}})
-    assert benchmark.resolve_spec(absolute, tmp_path / "specs" / "x.yaml") is absolute
+    assert data.resolve_spec(absolute, tmp_path / "specs" / "x.yaml") is absolute
     # A model.hub_id naming a folder beside the spec is a local model; a Hub id stays as it is.
     (tmp_path / "specs" / "models" / "xlmr").mkdir(parents=True)
     local_model = parse_spec({"benchmark": {"kind": "local", "path": str(tmp_path / "data")},
                               "model": {"hub_id": "models/xlmr"}, "target": {"tasks": ["xnli"]}})
-    resolved = benchmark.resolve_spec(local_model, tmp_path / "specs" / "x.yaml")
+    resolved = data.resolve_spec(local_model, tmp_path / "specs" / "x.yaml")
     assert resolved.model.hub_id == str(tmp_path / "specs" / "models" / "xlmr")
     hub_model = local_model.model_copy(update={"model": local_model.model.model_copy(update={"hub_id": "org/model"})})
-    assert benchmark.resolve_spec(hub_model, tmp_path / "specs" / "x.yaml").model.hub_id == "org/model"
+    assert data.resolve_spec(hub_model, tmp_path / "specs" / "x.yaml").model.hub_id == "org/model"
 
 
 def test_missing_local_folder_is_a_user_error(tmp_path):
@@ -59,7 +60,7 @@ def test_missing_local_folder_is_a_user_error(tmp_path):
                        "target": {"tasks": ["xnli"]}})
     with pytest.raises(UserError, match=r"benchmark.path: .*nowhere is not a folder \(relative paths are relative "
                                         r"to the spec file's folder\)"):
-        benchmark.prepare_spec(spec, tmp_path / "spec.yaml", tmp_path / "cache")
+        data.prepare_spec(spec, tmp_path / "spec.yaml", tmp_path / "cache")
 
 
 def test_a_task_without_local_data_is_a_user_error(tmp_path):
@@ -69,11 +70,11 @@ def test_a_task_without_local_data_is_a_user_error(tmp_path):
                        "intermediate": {"task": "none"}, "target": {"tasks": ["xnli"]}})
     with pytest.raises(UserError, match=r"xnli: no English training data in .* \(looked for the train or dev "
                                         r"files of mnli and xnli\)"):
-        benchmark.make(spec, tmp_path / "cache")
+        data.make(spec, tmp_path / "cache")
 
 
 def test_mixing_scratch_and_pretrained_sizes_on_real_data_is_a_user_error():
     spec = parse_spec({"benchmark": {"kind": "local", "path": "x"}, "model": {"size": {"grid": ["xs", "base"]}},
                        "target": {"tasks": ["xnli"]}})
     with pytest.raises(UserError, match=r"model.size: .*mixes from-scratch sizes with pretrained XLM-R"):
-        benchmark.tokenizer_source(spec)
+        real.tokenizer_source(spec)

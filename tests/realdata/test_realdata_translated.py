@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from xscale import benchmark
+from xscale import data
 from xscale.errors import UserError
 from xscale.tasks.registry import get_task
 
@@ -52,7 +52,7 @@ def _translated_spec(root):
 
 def test_translated_mnli_rows_follow_the_english_ones(realdata, tmp_path):
     root, german = _data_root(realdata, tmp_path)
-    bench = benchmark.make(_translated_spec(root), tmp_path / "cache")
+    bench = data.make(_translated_spec(root), tmp_path / "cache")
     task = get_task("mnli")
     english, both = bench.train(task), bench.train(task, translated=True)
     assert len(both) == len(english) + len(german)
@@ -63,4 +63,4 @@ def test_translated_mnli_rows_follow_the_english_ones(realdata, tmp_path):
 
 def test_missing_translations_fail_before_any_trial(realdata, tmp_path):
     with pytest.raises(UserError, match=r"intermediate.translated: no translated mnli training data in .*mnli/translated/<lang>/"):
-        benchmark.make(_translated_spec(realdata), tmp_path / "cache")
+        data.make(_translated_spec(realdata), tmp_path / "cache")

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from xscale.cache import StageCache
+from xscale.keys import TrialPoint
 from xscale.pipeline import run_trial
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -14,8 +15,9 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def trial(spec, bench, cache_root, tmp_path_factory):
-    point = {**spec.cells()[0], "optim.lr": spec.optim.lr, "optim.warmup_fraction": spec.optim.warmup_fraction}
-    assert point["intermediate.task"] == "mnli" and point["model.size"] == "xs"
+    point = TrialPoint.from_config({**spec.cells()[0], "optim.lr": spec.optim.lr,
+                                    "optim.warmup_fraction": spec.optim.warmup_fraction})
+    assert point.intermediate_task == "mnli" and point.size == "xs"
     cache = StageCache(tmp_path_factory.mktemp("stages"))
     reports, lines = [], []
     metrics = run_trial(spec, point, cache, bench, lambda m, stage: reports.append(stage), lines.append)

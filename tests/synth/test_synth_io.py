@@ -111,7 +111,7 @@ def test_ensure_names_by_preset_seed_and_hash_and_reuses(tmp_path):
 
 def test_ensure_is_safe_when_processes_race(tmp_path):
     code = ("import sys, json; from xscale.synth import ensure; "
-            f"print(ensure(sys.argv[1], 'tiny', 5, **json.loads(sys.argv[2])))")
+            "print(ensure(sys.argv[1], 'tiny', 5, **json.loads(sys.argv[2])))")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), json.dumps(QUICK)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]

@@ -6,7 +6,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import PreTrainedTokenizerFast
 
 from xscale.tasks.qa import CLS_INDEX, postprocess_predictions, prepare_eval_features, prepare_train_features
-from xscale.tasks.readers import load_local
+from xscale.data.local import load_local
 
 XLMR_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 

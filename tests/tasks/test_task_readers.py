@@ -4,11 +4,10 @@ import pytest
 from datasets import ClassLabel, List, Value
 
 from xscale.errors import UserError
+from xscale.data.local import LOCAL_LAYOUT, load_local
 from xscale.tasks.readers import (
     FEATURES,
-    LOCAL_LAYOUT,
     LOCAL_READERS,
-    load_local,
     read_bucc,
     read_panx_tsv,
     read_tatoeba,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xscale import keys
 from xscale.analysis import plots
 from xscale.analysis.fits import Estimate, Fit
 from xscale.analysis.scaling import (
@@ -20,7 +21,7 @@ from xscale.analysis.scaling import (
     MAIN_EFFECT,
     N_BOOT,
     POOLED,
-    RETENTION_KINDS,
+    RETENTION_STAGES,
     SPREAD,
     STAGES,
     TOP_SLOPE,
@@ -208,8 +209,8 @@ def q1_table(analysis: Analysis) -> str:
     data = analysis.axes["size"]
     columns = []
     for probe, metric in analysis.probes.items():
-        columns += [(f"align/{s}/{probe}/avg/{metric}", f"{probe} after {s}", 2) for s in STAGES]
-        columns += [(f"align/{k}/{probe}/avg", f"{probe} retention ({st})", 3) for k, st in RETENTION_KINDS]
+        columns += [(keys.align(s, probe, keys.AVG, metric), f"{probe} after {s}", 2) for s in STAGES]
+        columns += [(keys.retention(probe, st), f"{probe} retention ({st})", 3) for st in RETENTION_STAGES]
     columns = [c for c in columns if c[0] in data.frame.columns]
     names = data.frame.groupby("x")["model.size"].first()
     stats = _main_effects(data, [c for c, _, _ in columns])
@@ -367,14 +368,14 @@ def _alignment_plots(analysis: Analysis, data: AxisData, out_dir: Path) -> list[
     lines, panels = [], []
     for probe, metric in analysis.probes.items():
         start = len(lines)
-        lines += [(f"align/{s}/{probe}/avg/{metric}", f"after {s}") for s in STAGES]
+        lines += [(keys.align(s, probe, keys.AVG, metric), f"after {s}") for s in STAGES]
         panels.append((probe, PROBE_LABELS.get(probe, f"{probe} {metric}"), list(range(start, len(lines)))))
     title = "Cross-lingual alignment after each stage vs model size (mean over the other axes)"
     made = [(
         plots.marginal_lines(data.frame, lines, panels, data.x_label, title, out_dir / "alignment_vs_size.png"),
         "Alignment after pretraining, intermediate and target training against model size",
     )]
-    lines = [(f"align/{k}/{p}/avg", f"{p}, after {st}") for p in analysis.probes for k, st in RETENTION_KINDS]
+    lines = [(keys.retention(p, st), f"{p}, after {st}") for p in analysis.probes for st in RETENTION_STAGES]
     lines = [line for line in lines if line[0] in data.frame.columns]
     if lines:
         panel = [("retention", "alignment after stage / after pretraining (ratio)", list(range(len(lines))))]

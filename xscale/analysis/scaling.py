@@ -8,25 +8,24 @@ for the data axis the slope between its two largest values; the retention ratios
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from xscale import keys
 from xscale.analysis.fits import ALPHA_BOUNDS, Estimate, Fit, fit_log_linear, fit_power_law, slope_difference
 from xscale.analysis.table import AXES, add_scores, axis_points, primary_metrics, seed_points, select_best
 
 N_BOOT = 1000
 STAGES = ("pretrain", "intermediate", "target")
-RETENTION_KINDS = (("retention", "intermediate"), ("retention_target", "target"))
-"""`align/{kind}/{probe}/avg` and the stage whose alignment it divides by the pretrained one."""
+RETENTION_STAGES = ("intermediate", "target")
+"""The stages whose alignment retention (`keys.retention`) the report fits against model size."""
 PROBE_METRICS = {"retrieval": "accuracy", "cka": "cka"}
 """Reported metric of each known probe, in the order the report lists them."""
 POOLED = "pooled (one intercept per line)"
 MAIN_EFFECT = "mean over the other axes"
 TOP_SLOPE = "log-linear (two largest x)"
-_ALIGN = re.compile(r"^align/(pretrain|intermediate|target)/([^/]+)/avg/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,8 @@ def score_quantities(tasks: dict[str, str]) -> list[Quantity]:
 def retention_quantities(probes: dict[str, str], columns) -> list[Quantity]:
     out = []
     for probe in probes:
-        for kind, stage in RETENTION_KINDS:
-            column = f"align/{kind}/{probe}/avg"
+        for stage in RETENTION_STAGES:
+            column = keys.retention(probe, stage)
             if column in columns:
                 out.append(Quantity(column, f"retention of {probe} alignment after {stage} training", "(ratio)", 3))
     return out
@@ -105,8 +104,9 @@ def find_probes(frame: pd.DataFrame) -> dict[str, str]:
     """Alignment probes and the metric reported for each, from `align/{after}/{probe}/avg/{metric}`."""
     found: dict[str, set[str]] = {}
     for column in frame.columns:
-        if (match := _ALIGN.match(str(column))) and frame[column].notna().any():
-            found.setdefault(match.group(2), set()).add(match.group(3))
+        parsed = keys.parse_align(str(column))
+        if parsed and parsed.stage in STAGES and parsed.lang == keys.AVG and frame[column].notna().any():
+            found.setdefault(parsed.task, set()).add(parsed.metric)
     known = list(PROBE_METRICS)
     order = sorted(found, key=lambda p: (known.index(p) if p in known else len(known), p))
     return {p: PROBE_METRICS[p] if PROBE_METRICS.get(p) in found[p] else sorted(found[p])[0] for p in order}

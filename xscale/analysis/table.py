@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from xscale import keys
+from xscale.keys import CHECKPOINT, FRACTION, NO_INTERMEDIATE, SEED, SIZE, TASK
 from xscale.tasks.registry import TASKS
 
-SELECTION_METRIC = "dev/score"
+SELECTION_METRIC = keys.DEV_SCORE
 """English dev only: choosing by a zero-shot language would leak the test languages into selection."""
 
-CONFIG_KEYS = ("model.size", "intermediate.fraction", "pretrain.checkpoint_fraction", "intermediate.task")
+CONFIG_KEYS = (SIZE, FRACTION, CHECKPOINT, TASK)
 """The grid axes the analysis knows; a configuration is one value of each, over all seeds."""
 
-SHORT_NAMES = {
-    "model.size": "size",
-    "intermediate.fraction": "int. fraction",
-    "pretrain.checkpoint_fraction": "ckpt fraction",
-    "intermediate.task": "int. task",
-}
+SHORT_NAMES = {SIZE: "size", FRACTION: "int. fraction", CHECKPOINT: "ckpt fraction", TASK: "int. task"}
 
 PREFERRED_METRICS = ("f1", "accuracy", "exact_match", "score")
 """For a task the registry does not know: the first of these it logs is its score."""
 
-NO_INTERMEDIATE = "none"
-
-_TARGET_AVG = re.compile(r"^target/([^/]+)/avg/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -44,26 +37,26 @@ class Axis:
 AXES = (
     Axis(
         "size",
-        "model.size",
+        SIZE,
         "model size",
-        (("scale/non_embedding_params", "non-embedding parameters"), ("scale/params", "parameters")),
+        ((keys.scale("non_embedding_params"), "non-embedding parameters"), (keys.scale("params"), "parameters")),
     ),
     Axis(
         "data",
-        "intermediate.fraction",
+        FRACTION,
         "intermediate-task data",
         (
-            ("scale/intermediate_examples", "intermediate-task training examples"),
-            ("intermediate.fraction", "fraction of the intermediate-task training data"),
+            (keys.scale("intermediate_examples"), "intermediate-task training examples"),
+            (FRACTION, "fraction of the intermediate-task training data"),
         ),
     ),
     Axis(
         "pretrain",
-        "pretrain.checkpoint_fraction",
+        CHECKPOINT,
         "pretraining",
         (
-            ("scale/pretrain_tokens", "pretraining tokens"),
-            ("pretrain.checkpoint_fraction", "fraction of pretraining (checkpoint)"),
+            (keys.scale("pretrain_tokens"), "pretraining tokens"),
+            (CHECKPOINT, "fraction of pretraining (checkpoint)"),
         ),
     ),
 )
@@ -92,9 +85,9 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     registry's primary metric, else the first of PREFERRED_METRICS logged."""
     found: dict[str, list[str]] = {}
     for column in frame.columns:
-        match = _TARGET_AVG.match(str(column))
-        if match and frame[column].notna().any():
-            found.setdefault(match.group(1), []).append(match.group(2))
+        parsed = keys.parse(str(column), stage="target")
+        if parsed and parsed.lang == keys.AVG and frame[column].notna().any():
+            found.setdefault(parsed.task, []).append(parsed.metric)
     chosen = {}
     for task, metrics in sorted(found.items()):
         # The registry's primary metric is the one dev/score and the XTREME score use (F1 for NER,
@@ -107,9 +100,9 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
 
 def languages(frame: pd.DataFrame, task: str, metric: str) -> list[str]:
     """Zero-shot languages of a task (everything logged but English and the average)."""
-    pattern = re.compile(rf"^target/{re.escape(task)}/([^/]+)/{re.escape(metric)}$")
-    langs = [m.group(1) for c in frame.columns if (m := pattern.match(str(c)))]
-    return sorted(lang for lang in langs if lang not in ("avg", "en"))
+    langs = [p.lang for c in frame.columns
+             if (p := keys.parse(str(c), stage="target")) and p.task == task and p.metric == metric]
+    return sorted(lang for lang in langs if lang not in (keys.AVG, keys.ENGLISH))
 
 
 def add_scores(frame: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
@@ -121,13 +114,13 @@ def add_scores(frame: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
     out = frame.copy()
     per_task: dict[str, list[pd.Series]] = {"zeroshot": [], "gap": [], "worst_lang": [], "lang_spread": []}
     for task, metric in metrics.items():
-        avg = out[f"target/{task}/avg/{metric}"].astype(float)
+        avg = out[keys.average("target", task, metric)].astype(float)
         out[f"zeroshot/{task}"] = avg
         per_task["zeroshot"].append(avg)
-        en = f"target/{task}/en/{metric}"
+        en = keys.metric("target", task, keys.ENGLISH, metric)
         if en in out.columns:
             per_task["gap"].append(out[en].astype(float) - avg)
-        langs = [f"target/{task}/{lang}/{metric}" for lang in languages(out, task, metric)]
+        langs = [keys.metric("target", task, lang, metric) for lang in languages(out, task, metric)]
         if langs:
             values = out[langs].astype(float)
             per_task["worst_lang"].append(values.min(axis=1, skipna=False))
@@ -149,11 +142,11 @@ def seed_points(selected: pd.DataFrame) -> pd.DataFrame:
     `n_cells` records it so the report can say the cells were averaged.
     """
     frame = selected.copy()
-    if "seed" not in frame.columns:
-        frame["seed"] = 0
-    keys = config_keys(frame) + ["seed"]
-    numeric = [c for c in frame.select_dtypes("number").columns if c not in keys]
-    grouped = frame.groupby(keys, dropna=False, sort=True)
+    if SEED not in frame.columns:
+        frame[SEED] = 0
+    by = config_keys(frame) + [SEED]
+    numeric = [c for c in frame.select_dtypes("number").columns if c not in by]
+    grouped = frame.groupby(by, dropna=False, sort=True)
     points = grouped[numeric].mean()
     points["n_cells"] = grouped.size()
     points = points.reset_index()
@@ -178,8 +171,8 @@ def fmt_value(value) -> str:
 def value_order(frame: pd.DataFrame, key: str) -> list:
     """Values of a config key in natural order; model sizes by parameter count when it is logged."""
     values = list(frame[key].dropna().unique())
-    if key == "model.size":
-        for column in ("scale/non_embedding_params", "scale/params"):
+    if key == SIZE:
+        for column in (keys.scale("non_embedding_params"), keys.scale("params")):
             if column in frame.columns:
                 count = frame.groupby(key)[column].mean()
                 return sorted(values, key=lambda v: (count.get(v, np.inf), str(v)))

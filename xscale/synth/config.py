@@ -210,8 +210,8 @@ PRESETS: dict[str, SynthConfig] = {
     "small": SynthConfig(
         corpus_tokens=600_000, intermediate_train_size=2_000, intermediate_validation_size=300,
         target_train_size=1_000, target_validation_size=300, test_size=300, retrieval_validation_size=150),
-    # 20% code-switching since 2026-12-06: at 10% the check's pretraining aligned `clone` (no word shared
-    # with English) unreliably, zero-shot POS F1 sd 6.8 over 12 runs; at 20% 95.1-97.6 on seeds 0-3.
+    # 20% code-switching: `clone` shares no word with English, and at 10% a short pretraining run
+    # aligned it unreliably (docs/synth-benchmark-design.md).
     "default": SynthConfig(task_train_sizes=(("xnli", 40_000),), code_switch_prob=0.2),
 }
 """Named starting points: `tiny` for unit tests, `small` for smoke sweeps, `default` for real sweeps."""

@@ -123,6 +123,8 @@ def _premise_candidates(s: Sampler, en: Realiser, ops: tuple[str, ...], hyp: Cla
 
 
 _NP_SLOTS = ("subj", "obj", "loc")
+_Edit = "tuple[Clause, tuple[str, ...]] | None"
+"""A premise edited from a hypothesis and the modifier slots padding must not touch, or None."""
 
 
 def _nps(c: Clause) -> list[tuple[str, NP]]:
@@ -130,138 +132,191 @@ def _nps(c: Clause) -> list[tuple[str, NP]]:
 
 
 def _nli_edit(s: Sampler, op: str, h: Clause, topic: int) -> tuple[Clause, tuple[str, ...]] | None:
-    """The premise edited from hypothesis `h` by `op`, and the modifier slots padding must not touch."""
+    """The premise edited from hypothesis `h` by `op`, and the modifier slots padding must not touch
+    (None when `op` does not apply to `h`)."""
+    return _NLI_EDITS[op](s, h, topic)
+
+
+def _edit_identity(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """The hypothesis itself (entailment)."""
+    return h, ()
+
+
+def _edit_negation(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """The hypothesis negated (contradiction)."""
+    return replace(h, neg=not h.neg), ()
+
+
+def _edit_contrary(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """A negated hypothesis turned into its affirmative antonym (entailment): "X is small" entails
+    "X is not big", "Ana hated it" entails "Ana did not love it"."""
     world, rng = s.world, s.rng
-    if op == "identity":
-        return h, ()
-    if op == "negation":
-        return replace(h, neg=not h.neg), ()
-    if op == "contrary":
-        # "X is small" entails "X is not big"; "Ana hated it" entails "Ana did not love it".
-        if not h.neg:
-            return None
-        if h.kind == PROP:
-            return replace(h, pred=_antonym_adj(s, h.pred), neg=False), ()
-        verb = world.verbs[world.verb_of_key[h.pred]] if h.kind == EVENT else None
-        if verb is None or verb.antonym < 0 or verb.polarity == 0:
-            return None
-        return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys), neg=False), ()
-    if op == "synonym":
-        options = []
-        keys = _pred_keys(world, h)
-        if len(keys) > 1:
-            options.append(("pred", None, [k for k in keys if k != h.pred]))
-        for slot, np in _nps(h):
-            if np.kind == COMMON:
-                noun_keys = world.nouns[np.ref].keys
-                if len(noun_keys) > 1:
-                    options.append((slot, "noun", [k for k in noun_keys if k != np.key]))
-                for i, a in enumerate(np.adjs):
-                    adj_keys = world.adjectives[world.adj_of_key[a]].keys
-                    if len(adj_keys) > 1:
-                        options.append((slot, i, [k for k in adj_keys if k != a]))
-        if not options:
-            return None
-        slot, part, alternatives = rng.choice(options)
-        new = rng.choice(alternatives)
-        if slot == "pred":
-            return replace(h, pred=new), ()
-        np = getattr(h, slot)
-        if part == "noun":
-            return replace(h, **{slot: replace(np, key=new)}), ()
-        adjs = list(np.adjs)
-        adjs[part] = new
-        return replace(h, **{slot: replace(np, adjs=tuple(adjs))}), ()
-    if op == "specialise":
-        options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and world.nouns[np.ref].level < 2]
-        if not options:
-            return None
-        slot, np = rng.choice(options)
-        noun = world.nouns[np.ref]
-        while noun.level < 2:
-            noun = world.nouns[rng.choice(noun.children)]
-        return replace(h, **{slot: replace(np, ref=noun.id, key=rng.choice(noun.keys))}), ()
-    if op == "generalise":
-        options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and world.nouns[np.ref].level > 0]
-        if not options:
-            return None
-        slot, np = rng.choice(options)
-        parent = world.nouns[world.nouns[np.ref].parent]
-        return replace(h, **{slot: replace(np, ref=parent.id, key=rng.choice(parent.keys))}), ()
-    if op == "unrelated":
-        # The same participants under an unrelated predicate (neither synonym nor antonym): the
-        # hypothesis is neither supported nor contradicted.
-        if h.kind == PROP:
-            meaning = world.adjectives[world.adj_of_key[h.pred]]
-            taken = {meaning.id, meaning.antonym} | {world.adj_of_key[a] for a in h.subj.adjs}
-            taken |= {world.adjectives[m].antonym for m in list(taken)}
-            others = [a for a in world.adj_by_type[np_type(world, h.subj)] if a not in taken]
-            # Polarity is free too: "X is kind" says nothing about "X is not big".
-            neg = h.neg and rng.random() < 0.5
-            if others:
-                return replace(h, pred=rng.choice(world.adjectives[rng.choice(others)].keys), neg=neg), ()
-        elif h.kind == EVENT:
-            verb = world.verbs[world.verb_of_key[h.pred]]
-            others = [v for v in world.frame_verbs[(verb.subj, verb.obj)] if v not in (verb.id, verb.antonym)]
-            neg = h.neg and rng.random() < 0.5
-            if others:
-                return replace(h, pred=rng.choice(world.verbs[rng.choice(others)].keys), neg=neg), ()
-        # No unrelated predicate of the same frame: another event about the same subject.
-        etype = np_type(world, h.subj) if h.subj.kind in (NAME, COMMON) else "any"
-        subj_type = etype if (etype, topic) in world.verb_tables else "any"
-        for _ in range(8):
-            p = replace(s.event(topic, subj_type=subj_type), loc=None, year=0, adv=-1)
-            verb = world.verbs[world.verb_of_key[p.pred]]
-            if h.kind != EVENT or world.verb_of_key[h.pred] not in (verb.id, verb.antonym):
-                break
-        else:
-            return None
-        if p.obj is not None and p.obj.kind == COMMON:
-            p = replace(p, obj=replace(p.obj, adjs=()))
-        if verb.subj == etype:
-            p = replace(p, subj=h.subj)
-            if same_np(p.obj, p.subj):
-                return None
-        return p, ()
-    if op == "drop":
-        # Under negation, leaving out an adjunct is no longer neutral ("did not eat it in the park"
-        # does not say whether she ate it elsewhere), so only adjectives are dropped then.
-        options = [("adv",)] if h.adv >= 0 and not h.neg else []
-        if h.loc is not None and not h.neg:
-            options.append(("loc",))
-        if h.year and not h.neg:
-            options.append(("time",))
-        for slot, np in _nps(h):
-            if np.adjs:
-                options.append(("adj", slot))
-        if not options:
-            return None
-        choice = rng.choice(options)
-        if choice[0] == "adv":
-            return replace(h, adv=-1), ("adv",)
-        if choice[0] == "loc":
-            return replace(h, loc=None), ("loc", "adj:loc")
-        if choice[0] == "time":
-            return replace(h, year=0), ("time",)
-        slot = choice[1]
-        return replace(h, **{slot: replace(getattr(h, slot), adjs=())}), ("adj:" + slot,)
-    if op == "adj_antonym":
-        if h.kind == PROP:
-            # "is not big" and "is not small" are compatible: only affirmative predicates clash.
-            return (replace(h, pred=_antonym_adj(s, h.pred)), ()) if not h.neg else None
-        options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and np.adjs and np.definite]
-        if not options:
-            return None
-        slot, np = rng.choice(options)
-        return replace(h, **{slot: replace(np, adjs=(_antonym_adj(s, np.adjs[0]),) + np.adjs[1:])}), ()
-    if op == "verb_antonym":
-        if h.kind != EVENT:
-            return None
+    if not h.neg:
+        return None
+    if h.kind == PROP:
+        return replace(h, pred=_antonym_adj(s, h.pred), neg=False), ()
+    verb = world.verbs[world.verb_of_key[h.pred]] if h.kind == EVENT else None
+    if verb is None or verb.antonym < 0 or verb.polarity == 0:
+        return None
+    return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys), neg=False), ()
+
+
+def _edit_synonym(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """One word of the hypothesis replaced by a synonym (entailment)."""
+    world, rng = s.world, s.rng
+    options = []
+    keys = _pred_keys(world, h)
+    if len(keys) > 1:
+        options.append(("pred", None, [k for k in keys if k != h.pred]))
+    for slot, np in _nps(h):
+        if np.kind == COMMON:
+            noun_keys = world.nouns[np.ref].keys
+            if len(noun_keys) > 1:
+                options.append((slot, "noun", [k for k in noun_keys if k != np.key]))
+            for i, a in enumerate(np.adjs):
+                adj_keys = world.adjectives[world.adj_of_key[a]].keys
+                if len(adj_keys) > 1:
+                    options.append((slot, i, [k for k in adj_keys if k != a]))
+    if not options:
+        return None
+    slot, part, alternatives = rng.choice(options)
+    new = rng.choice(alternatives)
+    if slot == "pred":
+        return replace(h, pred=new), ()
+    np = getattr(h, slot)
+    if part == "noun":
+        return replace(h, **{slot: replace(np, key=new)}), ()
+    adjs = list(np.adjs)
+    adjs[part] = new
+    return replace(h, **{slot: replace(np, adjs=tuple(adjs))}), ()
+
+
+def _edit_specialise(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """A noun replaced by a hyponym: the premise is more specific (entailment)."""
+    world, rng = s.world, s.rng
+    options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and world.nouns[np.ref].level < 2]
+    if not options:
+        return None
+    slot, np = rng.choice(options)
+    noun = world.nouns[np.ref]
+    while noun.level < 2:
+        noun = world.nouns[rng.choice(noun.children)]
+    return replace(h, **{slot: replace(np, ref=noun.id, key=rng.choice(noun.keys))}), ()
+
+
+def _edit_generalise(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """A noun replaced by its hypernym: the premise says less (neutral)."""
+    world, rng = s.world, s.rng
+    options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and world.nouns[np.ref].level > 0]
+    if not options:
+        return None
+    slot, np = rng.choice(options)
+    parent = world.nouns[world.nouns[np.ref].parent]
+    return replace(h, **{slot: replace(np, ref=parent.id, key=rng.choice(parent.keys))}), ()
+
+
+def _edit_unrelated(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """The same participants under an unrelated predicate (neutral)."""
+    world, rng = s.world, s.rng
+    # The same participants under an unrelated predicate (neither synonym nor antonym): the
+    # hypothesis is neither supported nor contradicted.
+    if h.kind == PROP:
+        meaning = world.adjectives[world.adj_of_key[h.pred]]
+        taken = {meaning.id, meaning.antonym} | {world.adj_of_key[a] for a in h.subj.adjs}
+        taken |= {world.adjectives[m].antonym for m in list(taken)}
+        others = [a for a in world.adj_by_type[np_type(world, h.subj)] if a not in taken]
+        # Polarity is free too: "X is kind" says nothing about "X is not big".
+        neg = h.neg and rng.random() < 0.5
+        if others:
+            return replace(h, pred=rng.choice(world.adjectives[rng.choice(others)].keys), neg=neg), ()
+    elif h.kind == EVENT:
         verb = world.verbs[world.verb_of_key[h.pred]]
-        if verb.antonym < 0 or h.neg:
+        others = [v for v in world.frame_verbs[(verb.subj, verb.obj)] if v not in (verb.id, verb.antonym)]
+        neg = h.neg and rng.random() < 0.5
+        if others:
+            return replace(h, pred=rng.choice(world.verbs[rng.choice(others)].keys), neg=neg), ()
+    # No unrelated predicate of the same frame: another event about the same subject.
+    etype = np_type(world, h.subj) if h.subj.kind in (NAME, COMMON) else "any"
+    subj_type = etype if (etype, topic) in world.verb_tables else "any"
+    for _ in range(8):
+        p = replace(s.event(topic, subj_type=subj_type), loc=None, year=0, adv=-1)
+        verb = world.verbs[world.verb_of_key[p.pred]]
+        if h.kind != EVENT or world.verb_of_key[h.pred] not in (verb.id, verb.antonym):
+            break
+    else:
+        return None
+    if p.obj is not None and p.obj.kind == COMMON:
+        p = replace(p, obj=replace(p.obj, adjs=()))
+    if verb.subj == etype:
+        p = replace(p, subj=h.subj)
+        if same_np(p.obj, p.subj):
             return None
-        return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys)), ()
-    raise ValueError(op)
+    return p, ()
+
+
+def _edit_drop(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """A modifier left out of the premise: the hypothesis says more than it (neutral)."""
+    rng = s.rng
+    # Under negation, leaving out an adjunct is no longer neutral ("did not eat it in the park"
+    # does not say whether she ate it elsewhere), so only adjectives are dropped then.
+    options = [("adv",)] if h.adv >= 0 and not h.neg else []
+    if h.loc is not None and not h.neg:
+        options.append(("loc",))
+    if h.year and not h.neg:
+        options.append(("time",))
+    for slot, np in _nps(h):
+        if np.adjs:
+            options.append(("adj", slot))
+    if not options:
+        return None
+    choice = rng.choice(options)
+    if choice[0] == "adv":
+        return replace(h, adv=-1), ("adv",)
+    if choice[0] == "loc":
+        return replace(h, loc=None), ("loc", "adj:loc")
+    if choice[0] == "time":
+        return replace(h, year=0), ("time",)
+    slot = choice[1]
+    return replace(h, **{slot: replace(getattr(h, slot), adjs=())}), ("adj:" + slot,)
+
+
+def _edit_adj_antonym(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """An adjective replaced by its antonym (contradiction)."""
+    rng = s.rng
+    if h.kind == PROP:
+        # "is not big" and "is not small" are compatible: only affirmative predicates clash.
+        return (replace(h, pred=_antonym_adj(s, h.pred)), ()) if not h.neg else None
+    options = [(slot, np) for slot, np in _nps(h) if np.kind == COMMON and np.adjs and np.definite]
+    if not options:
+        return None
+    slot, np = rng.choice(options)
+    return replace(h, **{slot: replace(np, adjs=(_antonym_adj(s, np.adjs[0]),) + np.adjs[1:])}), ()
+
+
+def _edit_verb_antonym(s: Sampler, h: Clause, topic: int) -> _Edit:
+    """The verb replaced by its antonym (contradiction)."""
+    world, rng = s.world, s.rng
+    if h.kind != EVENT:
+        return None
+    verb = world.verbs[world.verb_of_key[h.pred]]
+    if verb.antonym < 0 or h.neg:
+        return None
+    return replace(h, pred=rng.choice(world.verbs[verb.antonym].keys)), ()
+
+
+_NLI_EDITS = {
+    "identity": _edit_identity,
+    "negation": _edit_negation,
+    "contrary": _edit_contrary,
+    "synonym": _edit_synonym,
+    "specialise": _edit_specialise,
+    "generalise": _edit_generalise,
+    "unrelated": _edit_unrelated,
+    "drop": _edit_drop,
+    "adj_antonym": _edit_adj_antonym,
+    "verb_antonym": _edit_verb_antonym,
+}
+"""Each NLI edit by name (`ops` of the label rules); an edit returns None when it does not apply."""
 
 
 def _pred_keys(world: World, c: Clause) -> tuple[int, ...]:

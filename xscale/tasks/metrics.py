@@ -347,11 +347,3 @@ def xtreme_score(task_scores: Mapping[str, float]) -> float:
     if not task_scores:
         raise ValueError("no task scores to average")
     return float(np.mean(list(task_scores.values())))
-
-
-def aggregate_languages(per_lang: Mapping[str, float], english: str = "en") -> float:
-    """Mean over the non-English languages (the `{stage}/{task}/avg/{metric}` key)."""
-    values = [v for lang, v in per_lang.items() if lang != english]
-    if not values:
-        raise ValueError("no non-English languages to average")
-    return float(np.mean(values))

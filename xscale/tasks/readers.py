@@ -1,62 +1,24 @@
-"""Readers for the tasks' original file formats and the Hub, all yielding the Hub schema.
+"""Readers for the tasks' original file formats, all yielding the Hub schema.
 
 Every reader returns a `datasets.Dataset` whose features equal `FEATURES[task]` (the Hub schema of
 the dataset the registry names), so the same collators and metrics serve local files, the Hub and
 the synthetic benchmark. Reader mistakes in the data (an unknown label, a line without a tab) are
-reported as a UserError naming the file and line.
-
-`load_local(task, path, lang, split)` expects `path` laid out like `../shared/realdata` (or to be
-the task's own folder, or for single-file tasks the file itself). File names per task, where
-{split} is the file-name form of the split (`train`, `dev`, `test` unless noted) and {lang3} the
-LASER code of Tatoeba:
-
-| task | folder | files |
-|---|---|---|
-| xnli | xnli/ | `{split}-{lang}.tsv`: premise, hypothesis, label name |
-| pawsx | pawsx/ | `{split}-{lang}.tsv`: sentence1, sentence2, 0/1 (optional `id` header) |
-| udpos | udpos/ | `{split}-{lang}.tsv` (token, UPOS), else every `{lang}_*-ud-{split}.conllu` pooled |
-| panx | panx/ | `{split}-{lang}.tsv`: token (optionally `lang:`-prefixed), IOB2 tag |
-| xquad | xquad/ | `xquad.{lang}.json` (the one split: validation or test) |
-| mlqa | mlqa/ | `{split}-context-{lang}-question-{lang}.json`, also in subfolders (`MLQA_V1/dev/`) |
-| tydiqa | tydiqa/ | `tydiqa.goldp.{lang}.{split}.json`, also in subfolders (`tydiqa-goldp-v1.1-dev/`) |
-| bucc | bucc2018/ | `{lang}-en.{split}.{lang}`, `{lang}-en.{split}.en` (`id<TAB>sentence`), `{lang}-en.{split}.gold` |
-| tatoeba | tatoeba/ | `tatoeba.{lang3}-eng.{lang3}` and `tatoeba.{lang3}-eng.eng` (any split name) |
-| squad, squad_v2 | intermediate/squad/ | `{split}-v1.1.json` / `{split}-v2.0.json` (or `*v1.1*{split}*.json`) |
-| mnli | intermediate/mnli/ | GLUE TSV `train.tsv`, `dev_matched.tsv` (validation), `dev_mismatched.tsv` |
-| qqp | intermediate/qqp/ | GLUE TSV `{split}.tsv` |
-| sst2 | intermediate/sst2/ | GLUE TSV `{split}.tsv` (or `{split}.*.tsv`) |
-| anli | intermediate/anli/ | `{split}_r1*.jsonl`..`_r3*` or `R1/{split}.jsonl`..; train adds MNLI and SNLI |
-| hellaswag | intermediate/hellaswag/ | `hellaswag_{split}.jsonl` or `{split}*.jsonl`, split `val` for validation |
-| cosmosqa | intermediate/cosmosqa/ | `{split}.csv`, split `valid` for validation |
-| commonsenseqa | intermediate/commonsenseqa/ | `{split}_rand_split.jsonl` (original) or `validation*.jsonl` (Hub rows) |
-| ccg | intermediate/ccg/ | `{split}.tsv`: word, supertag (from the user's licensed CCGbank) |
+reported as a UserError naming the file and line. Where each task's files live on disk is
+`xscale.data.local`; loading from the Hub is `xscale.data.hub`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import socket
-import threading
-import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 from datasets import ClassLabel, Features, List, Value
 
 from xscale.errors import UserError
-from xscale.tasks.registry import (
-    LANGUAGE_NAMES,
-    NLI_LABELS,
-    PANX_TAGS,
-    TATOEBA_CODES,
-    UPOS_TAGS,
-    TaskInfo,
-    get_task,
-)
+from xscale.tasks.registry import NLI_LABELS, PANX_TAGS, UPOS_TAGS
 
 _STR = Value("string")
 _I32 = Value("int32")
@@ -417,7 +379,7 @@ def read_anli_jsonl(path: str | Path) -> datasets.Dataset:
     return _dataset(rows, "anli")
 
 
-def _read_snli_jsonl(path: Path) -> datasets.Dataset:
+def read_snli_jsonl(path: Path) -> datasets.Dataset:
     """SNLI 1.0 JSON lines in the ANLI schema, without the pairs that lack a gold label (`-`)."""
     rows: dict[str, list] = {"uid": [], "premise": [], "hypothesis": [], "label": []}
     for lineno, record in _jsonl(path):
@@ -590,368 +552,12 @@ LOCAL_READERS: dict[str, Callable[..., datasets.Dataset]] = {
     "read_bucc": read_bucc,
 }
 
-_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
 
-
-@dataclass(frozen=True)
-class LocalLayout:
-    """Where a task's files live under a realdata-style root and how they are named."""
-
-    folder: str
-    """Folder of the task relative to the root."""
-    files: tuple[tuple[str, ...], ...]
-    """Glob patterns per reader argument, tried in order; the first that matches wins."""
-    splits: dict[str, str] = field(default_factory=lambda: dict(_SPLITS))
-    """Hub split name -> the split's name inside file names."""
-    pooled: bool = False
-    """Whether several files matching one pattern are read and concatenated (treebanks, rounds)."""
-    optional_last: bool = False
-    """Whether the last file may be absent (BUCC's gold file for the hidden test set)."""
-    needs_lang: bool = False
-    """Whether the reader takes the language as its last argument."""
-
-
-LOCAL_LAYOUT: dict[str, LocalLayout] = {
-    "xnli": LocalLayout("xnli", (("{split}-{lang}.tsv",),)),
-    "pawsx": LocalLayout("pawsx", (("{split}-{lang}.tsv",),)),
-    "udpos": LocalLayout(
-        "udpos", (("{split}-{lang}.tsv", "{lang}_*-ud-{split}.conllu"),), pooled=True
-    ),
-    "panx": LocalLayout("panx", (("{split}-{lang}.tsv",),), needs_lang=True),
-    # XQuAD and Tatoeba are single evaluation sets; "validation" and "test" both name them.
-    "xquad": LocalLayout(
-        "xquad", (("xquad.{lang}.json",),), splits={"validation": "dev", "test": "dev"}
-    ),
-    "mlqa": LocalLayout(
-        "mlqa",
-        (("**/{split}-context-{lang}-question-{lang}.json",),),
-        splits={"validation": "dev", "test": "test"},
-    ),
-    "tydiqa": LocalLayout(
-        "tydiqa",
-        (("**/tydiqa.goldp.{lang}.{split}.json",),),
-        splits={"train": "train", "validation": "dev"},
-    ),
-    "bucc": LocalLayout(
-        "bucc2018",
-        (("{lang}-en.{split}.{lang}",), ("{lang}-en.{split}.en",), ("{lang}-en.{split}.gold",)),
-        splits={"validation": "dev", "test": "test"},
-        optional_last=True,
-    ),
-    "tatoeba": LocalLayout(
-        "tatoeba",
-        (("tatoeba.{lang3}-eng.{lang3}",), ("tatoeba.{lang3}-eng.eng",)),
-        splits={"validation": "test", "test": "test"},
-    ),
-    "squad": LocalLayout(
-        "intermediate/squad",
-        (("{split}-v1.1.json", "*v1.1*{split}*.json", "*{split}*v1.1*.json"),),
-        splits={"train": "train", "validation": "dev"},
-    ),
-    "squad_v2": LocalLayout(
-        "intermediate/squad",
-        (("{split}-v2.0.json", "*v2.0*{split}*.json", "*{split}*v2.0*.json"),),
-        splits={"train": "train", "validation": "dev"},
-    ),
-    "mnli": LocalLayout(
-        "intermediate/mnli",
-        (("{split}.tsv",),),
-        splits={
-            "train": "train",
-            "validation": "dev_matched",
-            "validation_matched": "dev_matched",
-            "validation_mismatched": "dev_mismatched",
-            "test": "test_matched",
-            "test_matched": "test_matched",
-            "test_mismatched": "test_mismatched",
-        },
-    ),
-    "qqp": LocalLayout("intermediate/qqp", (("{split}.tsv",),)),
-    "sst2": LocalLayout("intermediate/sst2", (("{split}.tsv", "{split}.*.tsv"),)),
-    "anli": LocalLayout(
-        "intermediate/anli", (("{split}_r[123]*.jsonl", "R[123]/{split}.jsonl"),), pooled=True
-    ),
-    "hellaswag": LocalLayout(
-        "intermediate/hellaswag",
-        (("hellaswag_{split}.jsonl", "{split}.jsonl", "{split}.*.jsonl"),),
-        splits={"train": "train", "validation": "val", "test": "test"},
-    ),
-    "cosmosqa": LocalLayout(
-        "intermediate/cosmosqa",
-        (("{split}.csv",),),
-        splits={"train": "train", "validation": "valid", "test": "test"},
-    ),
-    "commonsenseqa": LocalLayout(
-        "intermediate/commonsenseqa",
-        (("{split}_rand_split.jsonl", "{hub_split}.jsonl", "{hub_split}.*.jsonl"),),
-    ),
-    "ccg": LocalLayout("intermediate/ccg", (("{split}.tsv", "ccg.{split}.tsv"),)),
-}
-
-# ANLI+ (Phang et al. 2020) trains on ANLI R1-R3 together with MNLI and SNLI.
-_SNLI_TRAIN = ("snli_1.0_train.jsonl", "train.jsonl")
-
-
-def _check_lang(task: TaskInfo, lang: str) -> None:
-    if lang not in task.languages:
-        raise UserError(
-            f"{task.name}: unknown language {lang!r} (allowed: {', '.join(task.languages)})"
-        )
-
-
-def _check_split(task: str, layout: LocalLayout, split: str) -> str:
-    if split not in layout.splits:
-        raise UserError(f"{task}: unknown split {split!r} (allowed: {', '.join(layout.splits)})")
-    return layout.splits[split]
-
-
-def _match(folder: Path, patterns: tuple[str, ...], names: dict[str, str]) -> list[Path]:
-    for pattern in patterns:
-        found = sorted(p for p in folder.glob(pattern.format(**names)) if p.is_file())
-        if found:
-            return found
-    return []
-
-
-def _local_arguments(
-    task: str, path: str | Path, lang: str, split: str, strict: bool
-) -> list[list[Path] | None] | None:
-    """The files per reader argument of one task/language/split (None per absent optional file).
-
-    A missing file is a UserError when `strict`, else the answer is None.
-    """
-    info = get_task(task)
-    layout = LOCAL_LAYOUT[task]
-    if not strict and (lang not in info.languages or split not in layout.splits):
-        return None
-    _check_lang(info, lang)
-    file_split = _check_split(task, layout, split)
-    root = Path(path)
-    if root.is_file():
-        if len(layout.files) > 1:
-            raise UserError(f"{task}: path must be a folder (the task reads several files): {root}")
-        return [[root]]
-    if not root.is_dir():
-        if not strict:
-            return None
-        raise UserError(f"{task}: local data path does not exist: {root}")
-    folder = root / layout.folder if (root / layout.folder).is_dir() else root
-    names = {"split": file_split, "hub_split": split, "lang": lang, "lang3": TATOEBA_CODES.get(lang, lang)}
-    arguments: list[list[Path] | None] = []
-    for position, patterns in enumerate(layout.files):
-        found = _match(folder, patterns, names)
-        optional = layout.optional_last and position == len(layout.files) - 1
-        if not found and not optional:
-            if not strict:
-                return None
-            expected = " or ".join(p.format(**names) for p in patterns)
-            raise UserError(f"{task}: no {expected} in {folder} (lang={lang}, split={split})")
-        if len(found) > 1 and not layout.pooled:
-            raise UserError(f"{task}: several files match in {folder}: {', '.join(p.name for p in found)}")
-        arguments.append(found or None)
-    return arguments
-
-
-def local_files(task: str, path: str | Path, lang: str, split: str) -> list[Path]:
-    """Every file that `load_local` would read for this task/language/split; [] when any required
-    file is missing (ANLI+'s MNLI/SNLI train siblings are not listed)."""
-    arguments = _local_arguments(task, path, lang, split, strict=False)
-    return [f for files in arguments or () for f in files or ()]
-
-
-def has_local(task: str, path: str | Path, lang: str, split: str) -> bool:
-    """Whether `load_local(task, path, lang, split)` finds its files (never raises for a missing file)."""
-    return _local_arguments(task, path, lang, split, strict=False) is not None
-
-
-def load_local(task: str, path: str | Path, lang: str, split: str) -> datasets.Dataset:
-    """Read one task/language/split from local files in the original format (see module doc)."""
-    info = get_task(task)
-    layout = LOCAL_LAYOUT[task]
-    reader = LOCAL_READERS[info.local_reader]
-    extra = (lang,) if layout.needs_lang else ()
-    arguments = _local_arguments(task, path, lang, split, strict=True)
-    root = Path(path)
-    if root.is_file():
-        return reader(root, *extra)
-    if layout.pooled:
-        parts = [reader(p, *extra) for p in arguments[0]]
-        dataset = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
-    else:
-        dataset = reader(*(a[0] if a else None for a in arguments), *extra)
-    if task == "anli" and split == "train":
-        folder = root / layout.folder if (root / layout.folder).is_dir() else root
-        dataset = _anli_plus_local(dataset, folder.parent)
-    return dataset
-
-
-def _anli_plus_local(anli: datasets.Dataset, siblings: Path) -> datasets.Dataset:
-    mnli_files = _match(siblings / "mnli", ("train.tsv",), {})
-    snli_files = _match(siblings / "snli", _SNLI_TRAIN, {})
-    if not mnli_files or not snli_files:
-        raise UserError(
-            f"anli: the ANLI+ train split also needs {siblings / 'mnli' / 'train.tsv'} and "
-            f"{siblings / 'snli' / _SNLI_TRAIN[0]}"
-        )
-    return _anli_plus(anli, read_mnli_tsv(mnli_files[0]), _read_snli_jsonl(snli_files[0]))
-
-
-def _anli_plus(
+def anli_plus(
     anli: datasets.Dataset, mnli: datasets.Dataset, snli: datasets.Dataset
 ) -> datasets.Dataset:
+    """ANLI+ (Phang et al. 2020): ANLI R1-R3 with MNLI and SNLI, in ANLI's schema."""
     mnli = mnli.map(
         lambda row: {"uid": f"mnli-{row['idx']}"}, remove_columns=["idx"]
     ).cast(FEATURES["anli"])
     return datasets.concatenate_datasets([anli, mnli, snli.cast(FEATURES["anli"])])
-
-
-# Hub access. HF_HUB_OFFLINE is read by huggingface_hub and datasets when they are imported, so
-# the environment is checked again at call time, and a quick connection probe stands in for the
-# libraries' own retries (about 25 s) when the machine has no route to the Hub.
-_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
-_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-_PROBE_TIMEOUT_S = 3.0
-_SNLI_HUB = "stanfordnlp/snli"
-# Hub split names that differ from the plain train/validation/test.
-_HUB_SPLITS = {
-    "mnli": {"validation": "validation_matched", "test": "test_matched"},
-    "xquad": {"test": "validation"},
-    "tatoeba": {"test": "validation"},
-}
-
-
-def _offline_requested() -> bool:
-    return any(os.environ.get(v, "").strip().upper() in {"1", "ON", "YES", "TRUE"} for v in _OFFLINE_VARS)
-
-
-def offline_mode() -> bool:
-    """Whether the Hub libraries run offline (HF_HUB_OFFLINE set when they were imported): then
-    only cached datasets load, and `load_hub` fails fast on the rest."""
-    return _libraries_offline()
-
-
-def _libraries_offline() -> bool:
-    import huggingface_hub.constants
-
-    return bool(datasets.config.HF_HUB_OFFLINE or huggingface_hub.constants.HF_HUB_OFFLINE)
-
-
-def _hub_reachable(endpoint: str, timeout_s: float = _PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the endpoint opens within the timeout (DNS included)."""
-    url = urllib.parse.urlsplit(endpoint)
-    if url.hostname is None:
-        return False
-    port = url.port or (443 if url.scheme == "https" else 80)
-    outcome: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((url.hostname, port), timeout=timeout_s):
-                outcome.append(True)
-        except OSError:
-            outcome.append(False)
-
-    # A thread bounds name resolution too, which socket timeouts do not cover.
-    worker = threading.Thread(target=probe, daemon=True)
-    worker.start()
-    worker.join(timeout_s + 0.5)
-    return bool(outcome and outcome[0])
-
-
-def _hub_error(info: TaskInfo, config: str | None, lang: str, split: str, why: str) -> UserError:
-    name = info.hub_id + (f" (config {config})" if config else "")
-    layout = LOCAL_LAYOUT[info.name]
-    names = {
-        "split": layout.splits.get(split, split),
-        "hub_split": split,
-        "lang": lang,
-        "lang3": TATOEBA_CODES.get(lang, lang),
-    }
-    expected = ", ".join(p.format(**names).removeprefix("**/") for p in layout.files[0])
-    return UserError(
-        f"{info.name}: cannot load Hub dataset {name}: {why}; point at local files instead "
-        f"(load_local, or a local data path laid out like ../shared/realdata with "
-        f"{layout.folder}/{expected})"
-    )
-
-
-def hub_unavailable() -> str | None:
-    """Why the Hub cannot be used for a dataset that is not cached yet, or None when it can.
-
-    None too when the libraries started offline: they then serve cached copies and fail fast
-    on anything else.
-    """
-    if _libraries_offline():
-        return None
-    import huggingface_hub.constants
-
-    if _offline_requested():
-        return "offline mode is set (HF_HUB_OFFLINE) and it is not cached"
-    proxied = any(os.environ.get(v) for v in _PROXY_VARS)
-    endpoint = huggingface_hub.constants.ENDPOINT
-    if not proxied and not _hub_reachable(endpoint):
-        return f"{endpoint} is unreachable (set HF_HUB_OFFLINE=1 to use a cached copy)"
-    return None
-
-
-def hub_error(task: str, lang: str, split: str, why: str) -> UserError:
-    """The UserError `load_hub` raises for this task/language/split: names the dataset and how to
-    point at local files instead."""
-    info = get_task(task)
-    return _hub_error(info, info.hub_config_for(lang), lang, split, why)
-
-
-def load_hub(task: str, lang: str, split: str) -> datasets.Dataset:
-    """Load one task/language/split from the Hub in the registry's schema.
-
-    Fails fast with a UserError, never a traceback or a hang, when the Hub cannot be used:
-    offline mode (a cached copy is still used when the libraries started offline), no route to
-    the Hub, or a dataset/config/split the Hub does not have.
-    """
-    info = get_task(task)
-    _check_lang(info, lang)
-    config = info.hub_config_for(lang)
-    if info.hub_id is None:
-        raise UserError(f"{task}: no Hub source ({info.license_note}); use load_local")
-    why = hub_unavailable()
-    if why:
-        raise _hub_error(info, config, lang, split, why)
-    try:
-        dataset = _load_hub_rows(info, config, lang, split)
-    except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as err:
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise _hub_error(info, config, lang, split, f"{type(err).__name__}: {first_line}") from None
-    return _conform(dataset, task)
-
-
-def _load_hub_rows(info: TaskInfo, config: str | None, lang: str, split: str) -> datasets.Dataset:
-    if info.name == "anli":
-        rounds = [datasets.load_dataset(info.hub_id, split=f"{split}_r{n}") for n in (1, 2, 3)]
-        anli = _conform(datasets.concatenate_datasets(rounds), "anli")
-        if split != "train":
-            return anli
-        mnli = _conform(datasets.load_dataset("nyu-mll/glue", "mnli", split="train"), "mnli")
-        snli = datasets.load_dataset(_SNLI_HUB, split="train").filter(lambda row: row["label"] >= 0)
-        snli = snli.map(lambda row, i: {"uid": f"snli-{i}"}, with_indices=True)
-        return _anli_plus(anli, mnli, _conform(snli, "anli"))
-    hub_split = _HUB_SPLITS.get(info.name, {}).get(split, split)
-    dataset = datasets.load_dataset(info.hub_id, config, split=hub_split)
-    if info.name == "tydiqa":
-        # The GoldP config holds every language; ids start with the language's English name.
-        prefix = LANGUAGE_NAMES[lang].lower() + "-"
-        dataset = dataset.filter(lambda row: row["id"].startswith(prefix))
-    return dataset
-
-
-def _conform(dataset: datasets.Dataset, task: str) -> datasets.Dataset:
-    """Drop columns outside the task schema, add missing string columns as "", cast the types."""
-    target = FEATURES[task]
-    extra = [c for c in dataset.column_names if c not in target]
-    if extra:
-        dataset = dataset.remove_columns(extra)
-    for column, feature in target.items():
-        if column not in dataset.column_names:
-            if feature != _STR:
-                raise ValueError(f"Hub rows lack the {column!r} column of the {task} schema")
-            dataset = dataset.add_column(column, [""] * len(dataset))
-    return dataset.select_columns(list(target)).cast(target)

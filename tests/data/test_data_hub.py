@@ -10,13 +10,14 @@ import datasets
 import pytest
 
 from xscale.errors import UserError
-from xscale.tasks import readers
-from xscale.tasks.readers import FEATURES, load_hub
+from xscale.data import hub
+from xscale.data.hub import load_hub
+from xscale.tasks.readers import FEATURES
 
 OFFLINE_SCRIPT = """
 import json, time
 from xscale.errors import UserError
-from xscale.tasks.readers import load_hub
+from xscale.data.hub import load_hub
 start = time.monotonic()
 try:
     load_hub("xnli", "de", "validation")
@@ -45,7 +46,7 @@ def test_offline_hub_load_fails_fast_in_a_fresh_process(tmp_path):
 
 def test_offline_set_after_import_fails_without_touching_the_network(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(readers, "_libraries_offline", lambda: False)
+    monkeypatch.setattr(hub, "_libraries_offline", lambda: False)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("network attempted"))
     start = time.monotonic()
     with pytest.raises(UserError, match=r"google/xtreme \(config PAN-X\.de\).*offline mode"):
@@ -54,18 +55,18 @@ def test_offline_set_after_import_fails_without_touching_the_network(monkeypatch
 
 
 def test_unreachable_hub_is_a_user_error(monkeypatch):
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", *readers._PROXY_VARS):
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", *hub._PROXY_VARS):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(readers, "_libraries_offline", lambda: False)
-    monkeypatch.setattr(readers, "_hub_reachable", lambda endpoint, timeout_s=3.0: False)
+    monkeypatch.setattr(hub, "_libraries_offline", lambda: False)
+    monkeypatch.setattr(hub, "_hub_reachable", lambda endpoint, timeout_s=3.0: False)
     with pytest.raises(UserError, match="unreachable.*HF_HUB_OFFLINE=1.*local files"):
         load_hub("udpos", "de", "test")
 
 
 def test_reachability_probe_is_bounded():
     start = time.monotonic()
-    assert readers._hub_reachable("http://127.0.0.1:9", timeout_s=1.0) is False
-    assert readers._hub_reachable("https://hub.invalid", timeout_s=1.0) is False
+    assert hub._hub_reachable("http://127.0.0.1:9", timeout_s=1.0) is False
+    assert hub._hub_reachable("https://hub.invalid", timeout_s=1.0) is False
     assert time.monotonic() - start < 4.0
 
 
@@ -88,7 +89,7 @@ def test_hub_rows_are_cast_to_the_task_schema():
             "answers": [{"text": ["Denver"], "answer_start": [0]}],
         }
     )
-    conformed = readers._conform(xquad, "xquad")
+    conformed = hub._conform(xquad, "xquad")
     assert conformed.features == FEATURES["xquad"]
     assert conformed[0]["title"] == ""
     anli = datasets.Dataset.from_dict(
@@ -103,4 +104,4 @@ def test_hub_rows_are_cast_to_the_task_schema():
             }
         ),
     )
-    assert readers._conform(anli, "anli").features == FEATURES["anli"]
+    assert hub._conform(anli, "anli").features == FEATURES["anli"]

@@ -1,10 +1,8 @@
-"""`xscale synth check`: measurements that the benchmark is what it claims to be, over several seeds.
+"""The data checks of `xscale synth check`: no shortcuts and balanced labels.
 
-Each check is a function from a generated benchmark to rows `(check, seed, measured, threshold, ok)`.
-Implemented here: *no shortcuts* (surface classifiers trained on English score near chance on every
-other language, and the NLI hypothesis alone says nothing about the label) and *balance* (labels are
-balanced). Checks that need trained models (transfer, retrieval) are added next to these by the code
-that trains models.
+*No shortcuts*: surface classifiers trained on English score near chance on every other language,
+and the NLI hypothesis alone says nothing about the label. *Balance*: labels are balanced. The checks
+that train models (transfer, retrieval) are in `xscale.synthcheck.transfer`.
 
 Accuracies and F1 are in percent; a shortcut check passes when the measured score is at most the
 chance (or baseline) score plus `SHORTCUT_MARGIN` points.
@@ -13,16 +11,14 @@ chance (or baseline) score plus `SHORTCUT_MARGIN` points.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Container, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import numpy as np
 
-from xscale.synth.io import ensure, load_task, read_manifest, regenerate
+from xscale.synth.io import load_task, read_manifest, regenerate
+from xscale.synthcheck.rows import Check, CheckRow
 
 SHORTCUT_MARGIN = 5.0
 """Points above chance that a shortcut baseline may score."""
@@ -32,23 +28,6 @@ ENTITY_BALANCE_MAX_RATIO = 1.5
 """Largest allowed ratio of the most to the least frequent entity type (panx spans)."""
 UNANSWERABLE_TOLERANCE = 0.05
 """Allowed deviation of the squad_v2 unanswerable share from the configured fraction."""
-
-
-class CheckRow(NamedTuple):
-    """One measurement: `ok` says whether `measured` is within `threshold`."""
-
-    check: str
-    seed: int
-    measured: float
-    threshold: float
-    ok: bool
-
-
-Check = Callable[[Path, int], list[CheckRow]]
-Aggregate = Callable[[list[CheckRow]], list[CheckRow]]
-"""Rows computed from every seed's rows of one check (e.g. a mean over the seeds)."""
-MEAN_SEED = -1
-"""The `seed` of a row that aggregates all seeds; the table prints it as "mean"."""
 
 
 # ------------------------------------------------------------------------------ surface classifiers
@@ -281,71 +260,3 @@ def balance_checks(bench: Path, seed: int) -> list[CheckRow]:
 
 CHECKS: dict[str, Check] = {"shortcut": shortcut_checks, "balance": balance_checks}
 """The data checks, by name; each maps (benchmark dir, seed) to rows."""
-
-
-def model_checks(bench: Path, seed: int) -> list[CheckRow]:
-    """Transfer, graded languages and retrieval: they pretrain and fine-tune models (minutes per seed)."""
-    from xscale.synth.transfer_check import model_checks as run
-
-    return run(bench, seed)
-
-
-def model_aggregates(rows: list[CheckRow]) -> list[CheckRow]:
-    """The graded-language rows that are checked: per-seed differences averaged over the seeds."""
-    from xscale.synth.transfer_check import graded_means
-
-    return graded_means(rows)
-
-
-MODEL_CHECKS: dict[str, Check] = {"model": model_checks}
-"""The checks that train models through the project's pipeline."""
-AGGREGATES: dict[str, Aggregate] = {"model": model_aggregates}
-"""Cross-seed rows, by the name of the check whose rows they read; appended after all seeds' rows."""
-
-
-def run_checks(root: str | Path, preset: str = "default", seeds: Sequence[int] = (0, 1, 2),
-               checks: dict[str, Check] | None = None, jobs: int = 1, **knobs: Any) -> list[CheckRow]:
-    """Generate (or reuse) the benchmark of each seed under `root` and run every check on it.
-
-    With `jobs` > 1 the seeds are checked side by side in that many processes (the model checks
-    train single-threaded, so one process per core is the fast layout); rows keep the seeds' order."""
-    checks = checks or CHECKS
-    if jobs <= 1 or len(seeds) <= 1:
-        rows = [row for seed in seeds for row in _seed_rows(root, preset, seed, checks, knobs)]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn, not fork: the parent may already hold torch's thread pools.
-        with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_seed_rows, root, preset, seed, checks, knobs) for seed in seeds]
-            rows = [row for future in futures for row in future.result()]
-    return rows + [row for name, aggregate in AGGREGATES.items() if name in checks for row in aggregate(rows)]
-
-
-def progress(seed: int, message: str) -> None:
-    """One progress line on stderr (the table goes to stdout); seeds checked side by side interleave."""
-    print(f"synth check, seed {seed}: {message}", file=sys.stderr, flush=True)
-
-
-def _seed_rows(root: str | Path, preset: str, seed: int, checks: dict[str, Check],
-               knobs: dict[str, Any]) -> list[CheckRow]:
-    start = time.perf_counter()
-    bench = ensure(root, preset, seed, **knobs)
-    rows = []
-    for name, check in checks.items():
-        progress(seed, f"{name} checks ...")
-        rows += check(bench, seed)
-    progress(seed, f"done in {time.perf_counter() - start:.0f} s")
-    return rows
-
-
-def format_table(rows: Sequence[CheckRow]) -> str:
-    """A plain-text table of check rows, failures marked."""
-    width = max([len("check")] + [len(r.check) for r in rows])
-    lines = [f"{'check':<{width}}  {'seed':>4}  {'measured':>9}  {'threshold':>9}  ok"]
-    for r in rows:
-        seed = "mean" if r.seed == MEAN_SEED else r.seed
-        lines.append(f"{r.check:<{width}}  {seed:>4}  {r.measured:>9.3f}  {r.threshold:>9.3f}  "
-                     f"{'yes' if r.ok else 'NO'}")
-    return "\n".join(lines)

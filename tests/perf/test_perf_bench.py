@@ -15,7 +15,7 @@ def test_bench_smoke(tmp_path):
 
     before = set(Path(tempfile.gettempdir()).glob("xscale-bench-*"))
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     res = json.loads(out.read_text())
@@ -41,7 +41,7 @@ def test_bench_smoke(tmp_path):
 def test_bench_keep_leaves_the_sweeps_for_a_report(tmp_path):
     """`--keep DIR` runs the bench's sweeps in DIR and leaves them there (store and sweep folder)."""
     keep = tmp_path / "kept"
-    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--only", "overhead", "--keep", str(keep),
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--smoke", "--only", "overhead", "--keep", str(keep),
                            "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (keep / "mlflow.db").is_file() and (keep / "bench_smoke").is_dir()
@@ -50,7 +50,7 @@ def test_bench_keep_leaves_the_sweeps_for_a_report(tmp_path):
 def test_bench_keep_refuses_a_folder_in_use(tmp_path):
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "notes.txt").write_text("mine")
-    proc = subprocess.run([sys.executable, "-m", "xscale.bench", "--smoke", "--keep", str(tmp_path / "kept"),
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--smoke", "--keep", str(tmp_path / "kept"),
                            "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--keep" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "results.json").exists()
@@ -62,7 +62,7 @@ def test_mlm_flops_per_token_of_xlmr_base():
     import torch
 
     from xscale import models
-    from xscale.bench import mlm_flops_per_token, xlmr_config
+    from xscale.perf.bench import mlm_flops_per_token, xlmr_config
 
     cfg = xlmr_config("base", 512)
     with torch.device("meta"):

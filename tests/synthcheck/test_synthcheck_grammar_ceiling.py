@@ -3,7 +3,7 @@
 import datasets
 
 from xscale.synth import ensure
-from xscale.synth.grammar_ceiling import ceiling_benchmark
+from xscale.synthcheck.grammar_ceiling import ceiling_benchmark
 from xscale.synth.io import read_manifest
 
 
@@ -32,7 +32,7 @@ def test_every_language_is_realised_with_english_words(tmp_path):
 
 
 def test_bad_seed_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):
-    from xscale.synth.grammar_ceiling import main
+    from xscale.synthcheck.grammar_ceiling import main
 
     assert main(["--out", str(tmp_path / "out"), "--seed", "-1"]) == 2
     err = capsys.readouterr().err

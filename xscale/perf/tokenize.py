@@ -1,4 +1,4 @@
-"""Tokenisation throughput on real task files: `python -m xscale.tasks.bench_tokenize`.
+"""Tokenisation throughput on real task files: `python -m xscale.perf.tokenize`.
 
 Reads a few tasks from a realdata-style folder, tokenises them with `formats.encode` (the batched
 `datasets.map` every stage uses) and prints examples per second. The rows are read into memory,
@@ -33,7 +33,7 @@ def _default_data() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xscale.tasks.bench_tokenize", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m xscale.perf.tokenize", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=_default_data(), help="realdata-style folder "
                    "(default: $XSCALE_REALDATA or <repo>/../shared/realdata)")
     p.add_argument("--tokenizer", help="pretrained tokenizer (Hub id or folder); default: train the on-the-fly BPE")
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from xscale import formats
     from xscale.errors import UserError
-    from xscale.tasks.readers import load_local
+    from xscale.data.local import load_local
     from xscale.tasks.registry import get_task
 
     datasets.disable_progress_bars()
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[(name, lang)] = ds.select(range(min(args.rows, len(ds))))
 
     if args.tokenizer:
-        from xscale.benchmark import load_pretrained_tokenizer
+        from xscale.data.tokenizer import load_pretrained_tokenizer
 
         try:
             tok = load_pretrained_tokenizer(args.tokenizer)
@@ -72,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         what = args.tokenizer
     else:
-        from xscale.benchmark import TOKENIZER_VOCAB_SIZE, _fast_tokenizer, _strings, train_tokenizer
+        from xscale.data.tokenizer import TOKENIZER_VOCAB_SIZE, fast_tokenizer, text_strings, train_tokenizer
 
-        texts = [t for (name, _), ds in rows.items() for t in _strings(get_task(name), ds, 10**9)]
+        texts = [t for (name, _), ds in rows.items() for t in text_strings(get_task(name), ds, 10**9)]
         t0 = time.perf_counter()
-        tok = _fast_tokenizer(train_tokenizer(texts, TOKENIZER_VOCAB_SIZE).to_str())
+        tok = fast_tokenizer(train_tokenizer(texts, TOKENIZER_VOCAB_SIZE).to_str())
         seconds = time.perf_counter() - t0
         chars = sum(map(len, texts))
         what = f"on-the-fly BPE ({TOKENIZER_VOCAB_SIZE} tokens, trained on {chars:,} characters in {seconds:.1f}s)"

@@ -4,7 +4,7 @@ on another trial's pretraining while some other cell could run."""
 from ray.tune.search import Searcher
 
 from xscale.spec import parse_spec
-from xscale.sweep import CellSearch
+from xscale.sweep.search import CellSearch
 
 
 def _search(**extra) -> CellSearch:

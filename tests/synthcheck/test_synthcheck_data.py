@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from xscale.synth.check import (CHECKS, MEAN_SEED, SHORTCUT_MARGIN, CheckRow, balance_checks, designed_anchors,
-                                format_table, logreg_accuracy, run_checks, shortcut_checks, tagger_accuracies,
-                                train_logreg)
-from xscale.synth.cli import check_main
+from xscale.synthcheck.data import (CHECKS, SHORTCUT_MARGIN, balance_checks, designed_anchors, logreg_accuracy,
+                                    shortcut_checks, tagger_accuracies, train_logreg)
+from xscale.synthcheck.rows import MEAN_SEED, CheckRow, format_table
+from xscale.synthcheck.runner import check_main, run_checks
 
 
 def test_logreg_learns_a_separable_problem():
@@ -105,7 +105,7 @@ def test_check_holds_on_small_over_three_seeds(tmp_path, capsys):
 
 def test_graded_rows_are_checked_on_the_mean_over_seeds(tmp_path):
     """One seed's graded difference is reported; the order is checked on the mean over the seeds."""
-    from xscale.synth.transfer_check import GRADED_ORDER, _graded_name
+    from xscale.synthcheck.transfer import GRADED_ORDER, _graded_name
 
     diffs = {0: 3.0, 1: -1.0, 2: 1.0}  # clone - near; every other pair gets the negated values
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from xscale.synth import ensure
-from xscale.synth.transfer_check import TRANSFER_LANGS, model_checks
+from xscale.synthcheck.transfer import TRANSFER_LANGS, model_checks
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,16 @@ def test_pretraining_transfers_pos_zero_shot(tmp_path):
     import datasets
     import torch
 
-    from xscale.benchmark import SyntheticBenchmark
+    from xscale.data.synthetic import SyntheticData
     from xscale.cache import StageCache
-    from xscale.synth.transfer_check import _run, check_spec
+    from xscale.synthcheck.transfer import check_spec, run_check_trial
 
     datasets.disable_progress_bars()
     torch.set_num_threads(1)
-    bench = SyntheticBenchmark(ensure(tmp_path, preset="small", seed=0))
+    bench = SyntheticData(ensure(tmp_path, preset="small", seed=0))
     cache = StageCache(tmp_path / "cache")
     spec = check_spec(0, "small", ("udpos",), 600_000, "xs", epochs=10, lr=3e-4, freeze_embeddings=False)
-    pre, scratch = _run(spec, bench, cache, 1.0), _run(spec, bench, cache, 0.0)
+    pre, scratch = run_check_trial(spec, bench, cache, 1.0), run_check_trial(spec, bench, cache, 0.0)
     gains = [pre[f"target/udpos/{lang}/f1"] - scratch[f"target/udpos/{lang}/f1"] for lang in TRANSFER_LANGS]
     assert sum(gains) / len(gains) >= 5, gains
     assert pre["target/udpos/clone/f1"] >= scratch["target/udpos/clone/f1"] + 8, gains

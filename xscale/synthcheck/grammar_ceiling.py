@@ -1,6 +1,6 @@
 """What each language's grammar alone costs zero-shot transfer, with its words aligned by construction.
 
-    python -m xscale.synth.grammar_ceiling --out DIR [--seed N] [--task xnli|udpos]
+    python -m xscale.synthcheck.grammar_ceiling --out DIR [--seed N] [--task xnli|udpos]
 
 Zero-shot scores mix two things: how far a language's grammar is from English, and how well pretraining
 aligned its words with English ones. This diagnostic removes the second. It fine-tunes the check's model
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from xscale.errors import UserError
-from xscale.synth.transfer_check import CHECK_PRETRAIN_TOKENS, CHECK_SIZE, TRANSFER_TASKS
+from xscale.synthcheck.transfer import CHECK_PRETRAIN_TOKENS, CHECK_SIZE, TRANSFER_TASKS, check_spec, run_check_trial
 
 
 def english_word_realisers(ctx) -> dict:
@@ -76,10 +76,9 @@ def measure(root: Path, seed: int, task: str) -> dict[str, float]:
     import datasets
     import torch
 
-    from xscale.benchmark import SyntheticBenchmark
     from xscale.cache import StageCache
+    from xscale.data.synthetic import SyntheticData
     from xscale.synth.io import ensure
-    from xscale.synth.transfer_check import _run, check_spec
 
     datasets.disable_progress_bars()
     torch.set_num_threads(1)
@@ -93,7 +92,7 @@ def measure(root: Path, seed: int, task: str) -> dict[str, float]:
     if pretrained.is_dir():  # the check's pretraining runs, keyed by benchmark: reuse, never rerun
         shutil.copytree(pretrained, cache / "pretrain")
     spec = check_spec(seed, "default", (task,), CHECK_PRETRAIN_TOKENS, CHECK_SIZE)
-    metrics = _run(spec, SyntheticBenchmark(bench), StageCache(cache), 1.0)
+    metrics = run_check_trial(spec, SyntheticData(bench), StageCache(cache), 1.0)
     metric = TRANSFER_TASKS[task]
     prefix = f"target/{task}/"
     return {k[len(prefix):-len(metric) - 1]: v for k, v in metrics.items()
@@ -101,7 +100,7 @@ def measure(root: Path, seed: int, task: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xscale.synth.grammar_ceiling", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m xscale.synthcheck.grammar_ceiling", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="a `xscale synth check --out` folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--task", choices=sorted(TRANSFER_TASKS), default="xnli")

@@ -12,7 +12,6 @@ A field that is a scaling axis or a nuisance hyperparameter may be written as
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -20,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xscale.errors import UserError
+from xscale.keys import AXIS_FIELDS, NO_INTERMEDIATE
 
 # Closed registries that the spec may name. They live here (not in the modules that implement
 # them) so validation needs no heavy import; the implementing modules assert they agree.
@@ -32,19 +32,8 @@ REAL_INTERMEDIATE = (
     "anli", "mnli", "qqp", "sst2", "squad", "squad_v2", "hellaswag", "ccg", "cosmosqa", "commonsenseqa",
 )
 REAL_TARGET = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba")
-NO_INTERMEDIATE = "none"
 STAGES = ("pretrain", "intermediate", "target")
 
-# The names under which axes appear in trial configs, MLflow params and reports.
-AXIS_FIELDS = (
-    "model.size",
-    "pretrain.checkpoint_fraction",
-    "intermediate.task",
-    "intermediate.fraction",
-    "seed",
-    "optim.lr",
-    "optim.warmup_fraction",
-)
 
 
 class _Frozen(BaseModel):
@@ -523,14 +512,3 @@ def load_spec(path: str | Path) -> Spec:
     except yaml.YAMLError as e:
         raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     return parse_spec(data, name=p.stem)
-
-
-def cell_id(cell: dict[str, Any]) -> str:
-    """A stable, readable id of a grid cell (also the MLflow tag `xscale.cell`)."""
-    return ",".join(f"{k}={_fmt(v)}" for k, v in sorted(cell.items()))
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:g}" if math.isfinite(v) else str(v)
-    return str(v)

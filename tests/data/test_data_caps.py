@@ -1,6 +1,6 @@
 """`target.max_eval_examples` caps the retrieval tasks of the synthetic benchmark as it does the real ones."""
 
-from xscale import benchmark
+from xscale import data
 from xscale.spec import parse_spec
 from xscale.tasks.registry import get_task
 
@@ -8,7 +8,7 @@ from xscale.tasks.registry import get_task
 def test_synthetic_retrieval_tasks_honour_the_eval_cap(tmp_path):
     def bench(cap):
         spec = parse_spec({"benchmark": {"preset": "tiny"}, "target": {"max_eval_examples": cap}}, name="caps")
-        return benchmark.make(spec, tmp_path)
+        return data.make(spec, tmp_path)
 
     capped, full = bench(30), bench(None)
     tatoeba, bucc = get_task("tatoeba"), get_task("bucc")

@@ -1,6 +1,6 @@
 """`make bench`: performance figures, each a ratio of two things measured in the same run.
 
-    python -m xscale.bench [--smoke] [--out sweeps/bench/results.json] [--only NAME ...]
+    python -m xscale.perf [--smoke] [--out sweeps/bench/results.json] [--only NAME ...]
 
 Figures: training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
 Base MLM throughput (eager and compiled) and MFU against the bf16 peak; CPU efficiency
@@ -26,10 +26,10 @@ from typing import Callable
 import torch
 
 from xscale import models
-from xscale.spec import AXIS_FIELDS
-from xscale.train import TrainConfig, make_optimizer, train
+from xscale.keys import AXIS_FIELDS
+from xscale.train import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _say(message: str) -> None:
@@ -452,7 +452,7 @@ def format_table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m xscale.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m xscale.perf", description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds instead of minutes (a test runs this)")
     ap.add_argument("--out", default=str(ROOT / "sweeps" / "bench" / "results.json"))
     ap.add_argument("--only", nargs="*", help="run only these figures: loop gpu padding overhead cache parallelism "

@@ -1,10 +1,4 @@
-"""Where a trial's data comes from: the embedded synthetic benchmark, local files, or the Hub.
-
-Every source hands out the same things in the same Hub schemas: a task's English training and dev
-rows, its test rows per language, the tokenizer, the pretraining corpus and parallel sentences for
-the alignment probes.
-
-Real data (`kind: local` or `hub`) is wired as XTREME does zero-shot transfer, with these rules for
+"""Real data (`benchmark.kind: local` or `hub`) is wired as XTREME does zero-shot transfer, with these rules for
 data that a folder like `../shared/realdata` only partly has:
 
 - Training (English): the train split of the task's `train_task` (XNLI trains on MNLI, XQuAD and
@@ -30,279 +24,40 @@ data that a folder like `../shared/realdata` only partly has:
   and F1 on half 1 (every English sentence stays a candidate in both).
 - `target.max_eval_examples` caps the retrieval tasks here, in both kinds of benchmark (the pipeline
   caps the other tasks): see `cap_retrieval`.
-
-Relative `benchmark.path` (and a `model.hub_id` that names an existing folder) resolve against the
-spec file's folder: `prepare_spec` does it before a sweep starts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 import os
 import random
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from datasets import Dataset, concatenate_datasets
 
+from xscale.data.base import PROBE_TASK, cap_retrieval, content_sha, publish_dir, save_dataset
+from xscale.data.hub import HubDatasets
+from xscale.data.local import LocalFiles
+from xscale.data.tokenizer import (
+    TOKENIZER_VOCAB_SIZE,
+    fast_tokenizer,
+    load_pretrained_tokenizer,
+    text_strings,
+    train_tokenizer,
+)
 from xscale.errors import UserError
+from xscale.keys import ENGLISH
 from xscale.spec import HUB_SIZES, Choice, Grid, Spec
-from xscale.spec import Benchmark as BenchmarkSpec
 from xscale.tasks.registry import TASKS, TaskInfo, get_task
 
-ENGLISH = "en"
-PROBE_TASK = "tatoeba"
-
-TOKENIZER_VOCAB_SIZE = 8000
-"""Vocabulary of the tokenizer trained on the fly for from-scratch models on real data."""
 TEXT_CHARS_PER_FILE = 300_000
-"""Characters taken from each file (task, language, split) for that tokenizer and the MLM corpus."""
-_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
-_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-                   "mask_token": "<mask>", "cls_token": "<s>", "sep_token": "</s>"}
+"""Characters taken from each file (task, language, split) for the on-the-fly tokenizer and the MLM corpus."""
 _FORMAT_VERSION = 1  # bump when the wiring or the text extraction changes what a key stands for
 
-log = logging.getLogger("xscale.benchmark")
-
-
-def cap_retrieval(task: TaskInfo, rows: Dataset, cap: int | None) -> Dataset:
-    """`target.max_eval_examples` for the retrieval tasks, which the pipeline scores without
-    `evaluate`: Tatoeba keeps its first pairs; BUCC keeps its first source sentences, their gold
-    translations and as many further English sentences."""
-    if not cap or task.format != "retrieval":
-        return rows
-    if task.name != "bucc":
-        return rows.select(range(min(len(rows), cap)))
-    cols = rows.select_columns(["lang", "id", "gold"]).to_dict()
-    langs, ids, gold = cols["lang"], cols["id"], cols["gold"]
-    source = [i for i, l in enumerate(langs) if l != ENGLISH][:cap]
-    partners = {gold[i] for i in source if gold[i]}
-    english = [i for i, l in enumerate(langs) if l == ENGLISH]
-    keep = set(source) | {i for i in english if ids[i] in partners} | set(english[:cap])
-    return rows.select(sorted(keep))
-
-
-class SyntheticBenchmark:
-    """The embedded benchmark, generated on first use into the shared cache folder."""
-
-    kind = "synthetic"
-
-    def __init__(self, bench_dir: Path, languages: tuple[str, ...] | None = None, eval_cap: int | None = None):
-        from xscale import synth
-
-        self._synth = synth
-        self.dir = Path(bench_dir)
-        self.manifest = synth.read_manifest(self.dir)
-        self.key = self.manifest["hash"]
-        self.only_languages = languages
-        self.eval_cap = eval_cap
-
-    @classmethod
-    def ensure(cls, spec: BenchmarkSpec, root: Path, translate_intermediate: bool = False,
-               eval_cap: int | None = None) -> "SyntheticBenchmark":
-        """The benchmark a spec names, generated under `root` on first use."""
-        from xscale import synth
-
-        knobs = dict(spec.knobs)
-        if translate_intermediate:
-            knobs["translate_intermediate"] = True
-        return cls(synth.ensure(root, preset=spec.preset, seed=spec.seed, **knobs), spec.languages, eval_cap)
-
-    @cached_property
-    def tokenizer(self):
-        return self._synth.load_tokenizer(self.dir)
-
-    def _task(self, name: str):
-        return self._synth.load_task(self.dir, name)
-
-    def languages(self, task: TaskInfo) -> list[str]:
-        splits = self._task(task.name).keys()
-        langs = [s.split(".", 1)[1] for s in splits if s.startswith("test.")]
-        return [lang for lang in langs if not self.only_languages or lang in self.only_languages]
-
-    def train(self, task: TaskInfo, translated: bool = False) -> Dataset:
-        dd = self._task(task.name)
-        if translated:
-            parts = [dd["train"]] + [dd[s] for s in sorted(dd) if s.startswith("train.")]
-            return concatenate_datasets(parts)
-        return dd["train"]
-
-    def dev(self, task: TaskInfo) -> Dataset:
-        return self._task(task.name)["validation"]
-
-    def test(self, task: TaskInfo, lang: str, split: str = "test") -> Dataset:
-        return cap_retrieval(task, self._task(task.name)[f"{split}.{lang}"], self.eval_cap)
-
-    def corpus_texts(self) -> Dataset:
-        return self._synth.load_corpus(self.dir)
-
-    def parallel(self, max_pairs: int) -> dict[str, tuple[list[str], list[str]]]:
-        """Probe pairs: the retrieval task's validation split (disjoint from its test split)."""
-        dd = self._task(PROBE_TASK)
-        out = {}
-        for split in sorted(dd):
-            if split.startswith("validation."):
-                lang = split.split(".", 1)[1]
-                if self.only_languages and lang not in self.only_languages:
-                    continue
-                rows = dd[split].select(range(min(max_pairs, len(dd[split]))))
-                out[lang] = (list(rows["source_sentence"]), list(rows["target_sentence"]))
-        return out
-
-
-# ------------------------------------------------------------------------------------ row sources
-
-
-def _sha(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _save(ds: Dataset, tmp: Path) -> None:
-    """`save_to_disk` without its progress bar (a trial's log is for the stages)."""
-    from datasets.utils import disable_progress_bars, enable_progress_bars, are_progress_bars_disabled
-
-    was_disabled = are_progress_bars_disabled()
-    disable_progress_bars()
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        ds.save_to_disk(str(tmp))
-    finally:
-        if not was_disabled:
-            enable_progress_bars()
-
-
-def _publish_dir(tmp: Path, target: Path) -> None:
-    """Rename a finished folder into place; a concurrent writer that got there first wins."""
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if not target.exists():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-class LocalFiles:
-    """Task files laid out like shared/realdata, read by `xscale.tasks.readers` and kept as Arrow
-    datasets under the cache, so `datasets`' fingerprint cache serves repeated tokenisation."""
-
-    kind = "local"
-
-    def __init__(self, root: Path, store: Path):
-        from xscale.tasks import readers
-
-        self._readers = readers
-        self.root = root
-        self.store = store
-        self._reader_hash = hashlib.sha256(Path(readers.__file__).read_bytes()).hexdigest()[:16]
-
-    def describe(self) -> str:
-        return str(self.root)
-
-    def layout(self, task: str):
-        return self._readers.LOCAL_LAYOUT[task]
-
-    def has(self, task: str, lang: str, split: str) -> bool:
-        return self._readers.has_local(task, self.root, lang, split)
-
-    def files(self, task: str, lang: str, split: str) -> list[Path]:
-        return self._readers.local_files(task, self.root, lang, split)
-
-    def identity(self, task: str, lang: str, split: str) -> list:
-        """The files (relative to the root) and their sizes: what a tokenizer trained on them depends on."""
-        return [[str(f.relative_to(self.root)), f.stat().st_size] for f in self.files(task, lang, split)]
-
-    def load(self, task: str, lang: str, split: str) -> Dataset:
-        import datasets
-
-        files = self.files(task, lang, split)
-        if not files:
-            return self._readers.load_local(task, self.root, lang, split)  # raises the reader's UserError
-        stamp = [[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-        target = self.store / f"{task}.{lang}.{split}.{_sha([stamp, self._reader_hash])[:20]}"
-        if not (target / "state.json").exists():
-            ds = self._readers.load_local(task, self.root, lang, split)
-            self.store.mkdir(parents=True, exist_ok=True)
-            tmp = self.store / f".tmp-{target.name}-{os.getpid()}"
-            _save(ds, tmp)
-            _publish_dir(tmp, target)
-        return datasets.load_from_disk(str(target))
-
-
-# Hub splits that do not exist or whose labels are hidden (used neither for training nor scoring).
-_HUB_MISSING = {
-    ("xquad", "train"), ("tatoeba", "train"), ("mlqa", "train"), ("tydiqa", "test"), ("squad", "test"),
-    ("squad_v2", "test"), ("mnli", "test"), ("qqp", "test"), ("sst2", "test"), ("hellaswag", "test"),
-    ("commonsenseqa", "test"), ("cosmosqa", "test"),
-}
-
-
-class HubDatasets:
-    """Datasets from the Hugging Face Hub (`xscale.tasks.readers.load_hub`); tasks without a Hub
-    source (BUCC, CCG) come from `local` files when a `benchmark.path` is given."""
-
-    kind = "hub"
-
-    def __init__(self, local: LocalFiles | None):
-        from xscale.tasks import readers
-
-        self._readers = readers
-        self.local = local
-
-    def describe(self) -> str:
-        return "the Hugging Face Hub" + (f" (and {self.local.root} for BUCC/CCG)" if self.local else "")
-
-    def _local_only(self, task: str) -> bool:
-        return get_task(task).hub_id is None
-
-    def has(self, task: str, lang: str, split: str) -> bool:
-        if self._local_only(task):
-            return bool(self.local and self.local.has(task, lang, split))
-        return lang in get_task(task).languages and split in ("train", "validation", "test") \
-            and (task, split) not in _HUB_MISSING
-
-    def files(self, task: str, lang: str, split: str) -> list[Path]:
-        return self.local.files(task, lang, split) if self._local_only(task) and self.local else []
-
-    def identity(self, task: str, lang: str, split: str) -> list:
-        if self._local_only(task):
-            return self.local.identity(task, lang, split) if self.local else []
-        info = get_task(task)
-        return [info.hub_id, info.hub_config_for(lang), split]
-
-    def load(self, task: str, lang: str, split: str) -> Dataset:
-        if self._local_only(task):
-            if self.local is None:
-                info = get_task(task)
-                raise UserError(f"{task}: no Hub source ({info.license_note}); set benchmark.path to a folder "
-                                f"laid out like ../shared/realdata that holds its files")
-            return self.local.load(task, lang, split)
-        return self._readers.load_hub(task, lang, split)
-
-    def check(self, tasks: list[str]) -> None:
-        """Fail fast (a UserError naming a dataset and the local alternative) when the Hub is unusable.
-
-        Offline from the start (HF_HUB_OFFLINE=1 when the libraries were imported), only cached
-        datasets load: the first task's dev split is loaded to find out.
-        """
-        hub_tasks = [t for t in tasks if not self._local_only(t)]
-        if not hub_tasks:
-            return
-        task = get_task(hub_tasks[0])
-        lang = ENGLISH if ENGLISH in task.languages else task.languages[0]
-        why = self._readers.hub_unavailable()
-        if why:
-            raise self._readers.hub_error(task.name, lang, "validation", why)
-        if self._readers.offline_mode():
-            self._readers.load_hub(task.name, lang, "validation")
-
-
-# ---------------------------------------------------------------------------- the real benchmarks
+log = logging.getLogger("xscale.data")
 
 
 @dataclass(frozen=True)
@@ -422,72 +177,8 @@ def tasks_used(spec: Spec) -> list[str]:
     return [n for n in dict.fromkeys(names) if n in TASKS]
 
 
-def load_pretrained_tokenizer(source: str):
-    """A Hub or local pretrained tokenizer; offline or unreachable Hub: a UserError in seconds."""
-    from transformers import AutoTokenizer
 
-    from xscale.tasks import readers
-
-    why = None if Path(source).expanduser().is_dir() else readers.hub_unavailable()
-    try:
-        return AutoTokenizer.from_pretrained(source, local_files_only=bool(why))
-    except (OSError, ValueError) as err:
-        reason = why or (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise UserError(f"model {source}: cannot load its tokenizer ({reason}); download the model where the Hub "
-                        f"is reachable (e.g. `hf download {source} --local-dir DIR`) and set model.hub_id: DIR "
-                        "(a local folder with config.json, the tokenizer files and the weights)") from None
-
-
-def _strings(task: TaskInfo, ds: Dataset, budget: int) -> list[str]:
-    """Distinct input texts of a dataset in row order, up to `budget` characters."""
-    out: dict[str, None] = {}
-    used = 0
-    fields = [f for f in task.text_fields if f in ds.column_names]
-    for batch in ds.select_columns(fields).iter(batch_size=256):
-        for field in fields:
-            for value in batch[field]:
-                if isinstance(value, dict):
-                    items = value.get("text", [])
-                elif isinstance(value, list):
-                    items = [" ".join(value)] if task.format == "tagging" else value
-                else:
-                    items = [value]
-                for text in items:
-                    if text and text not in out:
-                        out[text] = None
-                        used += len(text)
-                        if used >= budget:
-                            return list(out)
-    return list(out)
-
-
-def train_tokenizer(texts: list[str], vocab_size: int):
-    """A BPE tokenizer in XLM-R's token order (`<s>`=0 `<pad>`=1 `</s>`=2 `<unk>`=3, `<mask>` last),
-    Metaspace pre-tokenised (no spaces needed: Chinese and Thai work) and RoBERTa-style pairs."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size - 1, min_frequency=2, special_tokens=list(_SPECIALS),
-                                  show_progress=False)
-    tok.train_from_iterator(texts, trainer)
-    tok.add_special_tokens([AddedToken("<mask>", special=True)])
-    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=False)
-    return tok
-
-
-def _fast_tokenizer(tokenizer_json: str):
-    """A `transformers` fast tokenizer over a `tokenizers` JSON, with XLM-R's special tokens."""
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json),
-                                   model_input_names=["input_ids", "attention_mask"], **_SPECIAL_TOKENS)
-
-
-class RealBenchmark:
+class RealData:
     """XTREME-style tasks over a row source (`LocalFiles` or `HubDatasets`), wired for zero-shot
     transfer by the rules in the module docstring."""
 
@@ -529,13 +220,13 @@ class RealBenchmark:
     @cached_property
     def _inventory_key(self) -> str:
         ids = [[p.task, p.lang, p.split, self.source.identity(p.task, p.lang, p.split)] for p in self.inventory()]
-        return _sha([_FORMAT_VERSION, self.kind, ids, TEXT_CHARS_PER_FILE])
+        return content_sha([_FORMAT_VERSION, self.kind, ids, TEXT_CHARS_PER_FILE])
 
     @cached_property
     def key(self) -> str:
         """Content id of the data and tokenizer (part of every stage's cache key)."""
         tok = self.tokenizer_source or hashlib.sha256(self._tokenizer_json.encode()).hexdigest()
-        return f"{self.kind}:" + _sha([self._inventory_key, self.only_languages, tok])[:32]
+        return f"{self.kind}:" + content_sha([self._inventory_key, self.only_languages, tok])[:32]
 
     def check(self) -> None:
         """Fail fast on missing data: intermediate tasks need English training data, target tasks
@@ -564,13 +255,13 @@ class RealBenchmark:
     def tokenizer(self):
         if self.tokenizer_source:
             return load_pretrained_tokenizer(self.tokenizer_source)
-        return _fast_tokenizer(self._tokenizer_json)
+        return fast_tokenizer(self._tokenizer_json)
 
     @cached_property
     def _tokenizer_json(self) -> str:
         """The on-the-fly tokenizer, trained once per data and vocabulary size and kept under the
         cache (read once, so the tokenizer and `key` always agree)."""
-        key = _sha([self._inventory_key, TOKENIZER_VOCAB_SIZE, "bpe-metaspace-nfkc"])[:24]
+        key = content_sha([self._inventory_key, TOKENIZER_VOCAB_SIZE, "bpe-metaspace-nfkc"])[:24]
         path = self.cache_root / "tokenizers" / f"{key}.json"
         if path.exists():
             return path.read_text(encoding="utf-8")
@@ -593,13 +284,13 @@ class RealBenchmark:
         if not (target / "state.json").exists():
             texts: list[str] = []
             for p in self.inventory():
-                texts += _strings(get_task(p.task), self.source.load(p.task, p.lang, p.split), TEXT_CHARS_PER_FILE)
+                texts += text_strings(get_task(p.task), self.source.load(p.task, p.lang, p.split), TEXT_CHARS_PER_FILE)
             texts = list(dict.fromkeys(texts))
             random.Random(0).shuffle(texts)
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}")
-            _save(Dataset.from_dict({"text": texts}), tmp)
-            _publish_dir(tmp, target)
+            save_dataset(Dataset.from_dict({"text": texts}), tmp)
+            publish_dir(tmp, target)
         return datasets.load_from_disk(str(target))
 
     def corpus_texts(self) -> Dataset:
@@ -759,7 +450,7 @@ class RealBenchmark:
         return cap_retrieval(get_task("bucc"), rows, self.eval_cap)
 
 
-class LocalBenchmark(RealBenchmark):
+class LocalData(RealData):
     """Task files on disk laid out like shared/realdata (XTREME's released formats)."""
 
     def __init__(self, spec: Spec, cache_root: Path):
@@ -772,7 +463,7 @@ class LocalBenchmark(RealBenchmark):
         super().__init__(LocalFiles(root.resolve(), Path(cache_root) / "benchmarks" / "local"), spec, cache_root)
 
 
-class HubBenchmark(RealBenchmark):
+class HubData(RealData):
     """The tasks' datasets on the Hugging Face Hub; fails fast (UserError) when the Hub is unusable."""
 
     def __init__(self, spec: Spec, cache_root: Path):
@@ -784,48 +475,3 @@ class HubBenchmark(RealBenchmark):
             local = LocalFiles(root.resolve(), Path(cache_root) / "benchmarks" / "local")
         super().__init__(HubDatasets(local), spec, cache_root)
         self.source.check(self.tasks)
-
-
-def make(spec: Spec, cache_root: Path):
-    """The data source a spec names (`cache_root` holds generated and materialised data); a real
-    benchmark is checked at once (missing data is a UserError, fallbacks are logged)."""
-    if spec.benchmark.kind == "synthetic":
-        return SyntheticBenchmark.ensure(spec.benchmark, Path(cache_root) / "benchmarks", spec.intermediate.translated,
-                                         spec.target.max_eval_examples)
-    bench = LocalBenchmark(spec, cache_root) if spec.benchmark.kind == "local" else HubBenchmark(spec, cache_root)
-    bench.check()
-    return bench
-
-
-def resolve_spec(spec: Spec, spec_file: str | Path) -> Spec:
-    """`spec` with a relative `benchmark.path` (and a `model.hub_id` naming an existing folder) made
-    absolute against the spec file's folder, so trials (which run in other folders) find them."""
-    base = Path(spec_file).resolve().parent
-    updates = {}
-    if spec.benchmark.path and not Path(spec.benchmark.path).expanduser().is_absolute():
-        path = str((base / Path(spec.benchmark.path).expanduser()).resolve())
-        updates["benchmark"] = spec.benchmark.model_copy(update={"path": path})
-    hub_id = spec.model.hub_id
-    if hub_id and not Path(hub_id).expanduser().is_absolute() and (base / hub_id).is_dir():
-        updates["model"] = spec.model.model_copy(update={"hub_id": str((base / hub_id).resolve())})
-    return spec.model_copy(update=updates) if updates else spec
-
-
-def prepare_spec(spec: Spec, spec_file: str | Path, cache_root: Path | None = None) -> Spec:
-    """Resolve the spec's paths and check its real data before a sweep starts: a missing folder, a
-    task without data, an unusable Hub or an unloadable pretrained tokenizer is a UserError here
-    rather than a failure in every trial. Nothing is trained or materialised (`cache_root` only
-    names where the benchmark would keep its files; default: the temporary folder)."""
-    spec = resolve_spec(spec, spec_file)
-    if spec.benchmark.kind == "synthetic":
-        return spec
-    bench = make(spec, Path(cache_root) if cache_root else Path(tempfile.gettempdir()) / "xscale-cache")
-    if bench.tokenizer_source:
-        bench.tokenizer  # noqa: B018 - loads (or fails fast) once on the driver
-    return spec
-
-
-def fraction_subset(ds: Dataset, fraction: float, cap: int | None = None) -> Dataset:
-    """The first ceil(fraction * N) rows: the subset for fraction f is inside the one for any f' > f."""
-    n = min(len(ds), cap) if cap else len(ds)
-    return ds.select(range(max(1, math.ceil(fraction * n))))

@@ -1,0 +1,255 @@
+"""`xscale sweep`: start or join Ray, open the sweep's MLflow runs, run Tune, print the summary.
+
+Where things go: Tune's state under `--out` (a folder or an object-store URI, so another head can
+resume it), the stage cache (`--cache-dir`), the MLflow store (`--tracking-uri`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from xscale.data import make as make_data, prepare_spec
+from xscale.errors import UserError
+from xscale.keys import SIZE, XTREME_SCORE, parse_compute
+from xscale.spec import Spec, load_spec
+from xscale.sweep.callback import TrackingCallback, short
+from xscale.sweep.search import search_setup
+from xscale.sweep.trial import trial_main
+from xscale.tracking import Tracker, default_uri
+
+log = logging.getLogger("xscale")
+SWEEPS_ROOT = Path("sweeps")
+TUNE_DIR = "tune"
+
+
+def _quiet_ray(log_file: Path) -> None:
+    """Send Ray's driver-side logging to `log_file` instead of the terminal (trial errors are
+    reported by our own one-line summaries; the full tracebacks stay in the file and in Tune's
+    error.txt of each trial)."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("ray", "ray.tune", "ray.train"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.addHandler(handler)
+        lg.propagate = False
+
+
+def _start_ray(address: str | None, cpus: int | None) -> bool:
+    """Connect to `address` or start a local Ray; returns whether we started it (and must stop it)."""
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if ray.is_initialized():
+        return False
+    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False,
+                  configure_logging=True)
+    if address:
+        ray.init(address=address, **kwargs)
+        return False
+    ray.init(num_cpus=cpus or os.cpu_count(), **kwargs)
+    return True
+
+
+def final_table(rows: list[dict[str, Any]], spec: Spec) -> str:
+    """The grid sorted by the objective (failed trials last, with their reason)."""
+    metric = spec.objective.metric
+    cols = list(spec.grid_axes()) + list(spec.searched_axes())
+    cols = [c for c in cols if len(spec.grid_axes().get(c, (0, 1))) > 1 or c in spec.searched_axes()]
+    sign = -1 if spec.objective.mode == "max" else 1
+
+    def key(r):
+        v = r.get(metric)
+        return (r.get("status") != "FINISHED", sign * v if isinstance(v, (int, float)) and math.isfinite(v) else math.inf)
+
+    header = cols + [metric, XTREME_SCORE, "status"]
+    body = []
+    for r in sorted(rows, key=key):
+        body.append([short(r.get(c, "")) for c in cols] + [
+            f"{r[metric]:.2f}" if isinstance(r.get(metric), (int, float)) else "-",
+            f"{r[XTREME_SCORE]:.2f}" if isinstance(r.get(XTREME_SCORE), (int, float)) else "-",
+            r.get("status", "?") + (f": {r['reason'][:60]}" if r.get("reason") else ""),
+        ])
+    widths = [max(len(str(x)) for x in [h] + [row[i] for row in body]) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*["-" * w for w in widths])] + [fmt.format(*row) for row in body]
+    return "\n".join(lines)
+
+
+def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None = None, address: str | None = None,
+              resume: bool = False, use_cache: bool = True, cache_dir: str | None = None,
+              cpus: int | None = None, quiet: bool = False, retry_failed: bool = False) -> int:
+    """Run (or resume) a sweep; returns the process exit code."""
+    if retry_failed and not resume:
+        raise UserError("--retry-failed: only with --resume (it reruns the FAILED trials of an earlier sweep)")
+    spec = load_spec(spec_path)
+    spec_text = Path(spec_path).read_text()
+    # --out may be a URI (s3://, gs://): Tune keeps the sweep state there, so another head can resume
+    # it; the driver's log, the default MLflow store and the default cache stay under sweeps/<name>/.
+    out_uri = out.rstrip("/") if out and "://" in out else None
+    sweep_dir = Path(out) if out and not out_uri else SWEEPS_ROOT / spec.name
+    storage = out_uri or str(sweep_dir.resolve())
+    sweeps_root = sweep_dir.resolve().parent
+    # A URI (s3://, gs://) names a cache every node of a cluster shares, through pyarrow; keep it as is.
+    cache_root = cache_dir if cache_dir and "://" in cache_dir else str(
+        (Path(cache_dir) if cache_dir else sweeps_root / "cache").resolve())
+    uri = tracking_uri or default_uri(sweeps_root)
+    # Resolve relative data paths and check real data before Ray starts: trials run in their own
+    # folders, and a missing dataset must be one clear error, not a failure in every trial.
+    spec = prepare_spec(spec, spec_path, None if "://" in str(cache_root) else Path(cache_root))
+    tune_path = f"{storage}/{TUNE_DIR}"
+    if resume and not tune.Tuner.can_restore(tune_path):
+        raise UserError(f"--resume: no sweep state to resume in {tune_path} (run without --resume first)")
+    if not resume and _holds_files(tune_path):
+        raise UserError(f"--out: {storage} already holds a sweep (use --resume to continue it, or another --out)")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    bench_line = ""
+    if "://" not in cache_root:
+        Path(cache_root).mkdir(parents=True, exist_ok=True)
+        if spec.benchmark.kind == "synthetic":
+            # Generated once, here, rather than by the first trials side by side (each would build the
+            # same files, then all but one would throw theirs away); later trials find it on disk.
+            t_bench = time.time()
+            bench_line = f"  benchmark: {make_data(spec, Path(cache_root)).dir} (ready in {time.time() - t_bench:.0f}s)"
+
+    tracker = Tracker(uri, spec.experiment_name, spec.name, storage)
+    searcher, space, samples = search_setup(spec)
+    resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
+        1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": cache_root,
+        "tracking_uri": uri, "resume": resume}
+    tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume,
+                         "cache": use_cache}, {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)})
+    total = resolved["trials"]
+    print(f"xscale sweep {spec.name}: {len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s), "
+          f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {storage}")
+    print(f"  MLflow: {uri} (experiment {spec.experiment_name}); stage cache: "
+          f"{cache_root if use_cache else 'off (--no-cache)'}")
+    if bench_line:
+        print(bench_line)
+
+    started_ray = _start_ray(address, cpus)
+    _quiet_ray(sweep_dir / "driver.log")
+    callback = TrackingCallback(tracker, spec, total, quiet=quiet)
+    status = "FAILED"
+    t0 = time.time()
+    try:
+        trainable = tune.with_resources(
+            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=cache_root, sweep_dir=storage,
+                              use_cache=use_cache),
+            {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
+        )
+        run_config = tune.RunConfig(
+            name=TUNE_DIR, storage_path=storage, verbose=0, callbacks=[callback],
+            failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
+        )
+        if resume:
+            tuner = tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=False,
+                                       restart_errored=retry_failed)
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space=space,
+                tune_config=tune.TuneConfig(
+                    metric=spec.objective.metric, mode=spec.objective.mode, search_alg=searcher,
+                    scheduler=_scheduler(spec), num_samples=samples,
+                    max_concurrent_trials=spec.resources.max_concurrent_trials or None,
+                    reuse_actors=True,
+                ),
+                run_config=run_config,
+            )
+        results = tuner.fit()
+        rows = _rows(results, callback)
+        finished = sum(r.get("status") == "FINISHED" for r in rows)
+        interrupted = any(r.get("status") not in ("FINISHED", "FAILED") for r in rows)
+        status = "KILLED" if interrupted else ("FINISHED" if finished else "FAILED")
+    except KeyboardInterrupt:
+        status, rows, finished = "KILLED", list(callback.rows.values()), 0
+    finally:
+        callback.close()
+        _close_open_runs(tracker)
+        if started_ray:
+            ray.shutdown()
+    pretrain_runs = sum(int(r.get("cache/computed/pretrain", 0)) for r in rows)
+    compute = stage_compute(rows)
+    tracker.end_sweep(status, {"sweep/trials_finished": finished, "sweep/trials_failed":
+                               sum(r.get("status") == "FAILED" for r in rows), "sweep/pretrain_runs": pretrain_runs,
+                               "sweep/wall_seconds": time.time() - t0,
+                               **{f"sweep/compute_seconds/{k}": v for k, v in compute.items()}})
+    print()
+    print(final_table(rows, spec))
+    print(f"\n{finished}/{len(rows)} trials finished in {time.time() - t0:.0f}s; pretraining ran {pretrain_runs} "
+          f"time(s) ({len({r[SIZE] for r in rows if SIZE in r})} model size(s)); MLflow parent run {tracker.parent_id}")
+    if compute:
+        total = sum(compute.values())
+        print("stage compute of the finished trials (cache hits cost none): " + ", ".join(
+            f"{k} {v:.0f}s ({100 * v / total:.0f}%)" for k, v in sorted(compute.items(), key=lambda kv: -kv[1])))
+    if status == "KILLED":
+        print(f"interrupted: continue with `xscale sweep {spec_path} --resume"
+              + (f" --out {out}" if out else "") + "`")
+        return 130
+    return 0 if finished else 1
+
+
+def stage_compute(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds of stage compute per stage kind over the trials' final reports (`time/compute/{stage}_seconds`)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        for k, v in r.items():
+            stage = parse_compute(k)
+            if stage is not None:
+                out[stage] = out.get(stage, 0.0) + float(v)
+    return out
+
+
+def _holds_files(path: str) -> bool:
+    import pyarrow.fs as pafs
+
+    fs, path = pafs.FileSystem.from_uri(path) if "://" in path else (pafs.LocalFileSystem(), path)
+    return bool(fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
+
+
+def _scheduler(spec: Spec):
+    if spec.scheduler.kind == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        reports = 3 + len(spec.target.tasks)
+        return ASHAScheduler(time_attr="training_iteration", grace_period=spec.scheduler.grace_period,
+                             reduction_factor=spec.scheduler.reduction_factor, max_t=reports)
+    return None
+
+
+def _rows(results, callback: TrackingCallback) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        if not r.config:
+            continue  # suggested but never started (the sweep was interrupted first)
+        trial_id = r.metrics.get("trial_id") if r.metrics else None
+        row = dict(callback.rows.get(trial_id, {})) if trial_id else {}
+        row.update(r.config or {})
+        row.update({k: v for k, v in (r.metrics or {}).items() if "/" in k})
+        if r.error is not None:
+            row["status"] = "FAILED"
+            row.setdefault("reason", str(r.error).strip().splitlines()[-1] if str(r.error).strip() else "error")
+        elif (r.metrics or {}).get("stage") == "done":
+            row["status"] = "FINISHED"
+        else:
+            row["status"] = "STOPPED" if (r.metrics or {}).get("done") else "KILLED"
+        rows.append(row)
+    return rows
+
+
+def _close_open_runs(tracker: Tracker) -> None:
+    """Runs still RUNNING when the driver stops were interrupted (Ctrl-C): KILLED, resumable."""
+    for run in tracker.runs():
+        if run.info.status == "RUNNING":
+            tracker.finish(run.info.run_id, "KILLED")
