@@ -255,21 +255,29 @@ def _pad_rows(rows: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-@torch.inference_mode()
 def embed(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int, layer: int = -1,
-          batch_size: int = 64) -> np.ndarray:
+          batch_size: int = 128) -> np.ndarray:
     """Mean-pooled hidden states of `layer` (over real tokens, specials included as XTREME does)."""
+    return embed_layers(encoder, tokenizer, sentences, max_seq_len, (layer,), batch_size)[layer]
+
+
+@torch.inference_mode()
+def embed_layers(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int,
+                 layers: tuple[int, ...], batch_size: int = 128) -> dict[int, np.ndarray]:
+    """`embed` for several layers from one forward pass: {layer: sentence vectors}."""
     encoder.eval()
     dev = next(encoder.parameters()).device
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    out = np.zeros((len(sentences), encoder.config.hidden_size), dtype=np.float32)
+    out = {layer: np.zeros((len(sentences), encoder.config.hidden_size), dtype=np.float32) for layer in layers}
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         enc = tokenizer([sentences[i] for i in idx], truncation=True, max_length=max_seq_len, padding=True,
                         return_tensors="pt")
         enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        hidden = encoder(**enc, output_hidden_states=True).hidden_states[layer]
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        out[idx] = pooled.float().cpu().numpy()
+        hidden_states = encoder(**enc, output_hidden_states=True).hidden_states
+        mask = enc["attention_mask"].unsqueeze(-1)
+        for layer in layers:
+            hidden = hidden_states[layer]
+            m = mask.to(hidden.dtype)
+            out[layer][idx] = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu().numpy()
     return out

@@ -70,7 +70,8 @@ class TrialPoint:
 
     @property
     def has_intermediate(self) -> bool:
-        return self.intermediate_tasks != (NO_INTERMEDIATE,)
+        """Whether the trial trains an intermediate stage (task `none` and fraction 0 are the baseline)."""
+        return self.intermediate_tasks != (NO_INTERMEDIATE,) and self.intermediate_fraction > 0
 
 
 def pretraining_of(config: Mapping[str, Any]) -> tuple[str, int] | None:

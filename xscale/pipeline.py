@@ -8,7 +8,7 @@ returns every metric. Metric keys are built by `xscale.keys`.
 from __future__ import annotations
 
 import hashlib
-import itertools
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,21 +17,23 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 
-from xscale import formats, keys, models, probes
+from xscale import formats, keys, mlm, models, probes
 from xscale.cache import Entry, StageCache
 from xscale.data import DataSource, fraction_subset
 from xscale.keys import ENGLISH, TrialPoint
 from xscale.spec import HUB_SIZES, Spec
 from xscale.tasks import metrics as task_metrics
-from xscale.tasks.registry import TaskInfo, get_task
+from xscale.tasks.registry import TaskInfo, get_task, learning_threshold
 from xscale.train import TrainConfig, device, train
 
 WEIGHTS = "encoder.safetensors"
 CONFIG = "config.json"
 
-Report = Callable[[dict[str, float], str], None]
+Report = Callable[..., None]
+"""`report(metrics, stage, curves=...)` after each stage: every metric so far, the stage's name, and the
+training curves so far (`{stage}/{task}` -> [step, mean loss, learning rate] per logging window)."""
 Log = Callable[[str], None]
 
 
@@ -47,6 +49,8 @@ class Context:
     metrics: dict[str, float] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
+    """Training curves by `{stage}/{task}`: [step, mean loss, learning rate] per logging window."""
 
     def account(self, entry: Entry) -> None:
         """Count the compute time of a stage this trial ran (cache hits cost no compute)."""
@@ -100,94 +104,62 @@ def load_encoder(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     return config, load_file(str(path / WEIGHTS))
 
 
+def save_training_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
+    """Everything a run needs to go on from here: the whole model (head included), the optimizer's
+    moments and the global RNG (dropout), as safetensors plus a JSON of the optimizer's settings."""
+    path.mkdir()
+    save_model(model, str(path / "model.safetensors"))
+    tensors = {"rng": torch.get_rng_state()}
+    groups = None
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        groups = state["param_groups"]
+        for index, slots in state["state"].items():
+            for name, value in slots.items():
+                tensors[f"optimizer.{index}.{name}"] = value.detach().contiguous().clone()
+    save_file(tensors, str(path / "state.safetensors"))
+    (path / "optimizer.json").write_text(json.dumps(groups))
+
+
+def load_training_state(path: Path, model: torch.nn.Module) -> dict | None:
+    """Load what `save_training_state` wrote into `model` and the global RNG; returns the optimizer's
+    state dict (None when it was saved before the first step)."""
+    load_model(model, str(path / "model.safetensors"))
+    tensors = load_file(str(path / "state.safetensors"))
+    torch.set_rng_state(tensors.pop("rng"))
+    groups = json.loads((path / "optimizer.json").read_text())
+    if groups is None:
+        return None
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        _, index, slot = name.split(".")
+        state.setdefault(int(index), {})[slot] = value
+    return {"state": state, "param_groups": groups}
+
+
 # ------------------------------------------------------------------------------------------ pretrain
-
-
-def _token_stream(ctx: Context) -> Iterator[int]:
-    """The corpus as one stream of token ids, documents separated by </s>, in corpus order."""
-    tok = ctx.tokenizer
-    corpus = ctx.data.corpus_texts()
-    for start in range(0, len(corpus), 512):
-        for ids in tok(corpus[start : start + 512]["text"], add_special_tokens=False)["input_ids"]:
-            yield from ids
-            yield tok.sep_token_id
-
-
-def _pack(stream: Iterator[int], n_seqs: int, seq_len: int, tok, tokens: int) -> torch.Tensor:
-    """The next `n_seqs` sequences of `seq_len` tokens (<s> body </s>) from the token stream."""
-    body = seq_len - 2
-    seqs = []
-    for _ in range(n_seqs):
-        chunk = list(itertools.islice(stream, body))
-        if len(chunk) < body:
-            raise ValueError(f"pretrain.pretrain_tokens={tokens} exceeds the corpus; "
-                             "lower it or raise the benchmark's corpus_tokens")
-        seqs.append([tok.cls_token_id, *chunk, tok.sep_token_id])
-    return torch.tensor(seqs, dtype=torch.long)
 
 
 def pretrain_key_config(p) -> dict[str, Any]:
     """The pretraining settings that make a pretraining run (its cache key): not the checkpoint to
-    take, and not the short-sequence knobs while they are off (so older cache entries stay valid)."""
+    take, and not the knobs that are off (so cache entries made before they existed stay valid)."""
     exclude = {"checkpoint_fraction", "checkpoints"}
     if p.short_seq_len is None:
         exclude |= {"short_seq_len", "short_seq_fraction"}
+    if p.schedule == "linear":
+        exclude |= {"schedule", "decay_fraction"}
     return p.model_dump(exclude=exclude)
 
 
-def short_batch_size(p) -> int:
-    """Sequences per step of the short-sequence phase: as many tokens per step as the main phase."""
-    return max(1, round(p.batch_size * (p.max_seq_len - 2) / (p.short_seq_len - 2)))
-
-
-def _mlm_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int,
-                 short_steps: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Masked batches over the corpus prefix of `tokens` tokens, packed into `seq_len` sequences.
-
-    With `short_steps`, the first steps read the start of that prefix packed into
-    `pretrain.short_seq_len` sequences (as many tokens per step), the rest of it follows at `seq_len`."""
-    tok = ctx.tokenizer
-    p = ctx.spec.pretrain
-    stream = _token_stream(ctx)
-    gen = torch.Generator().manual_seed(ctx.seed)
-    if short_steps:
-        short_batch = short_batch_size(p)
-        data = _pack(stream, short_steps * short_batch, p.short_seq_len, tok, tokens)
-        for s in range(0, len(data), short_batch):
-            yield mask_tokens(data[s : s + short_batch], tok, p.mask_prob, gen)
-        tokens -= short_steps * short_batch * (p.short_seq_len - 2)
-    data = _pack(stream, max(batch_size, math.ceil(tokens / (seq_len - 2))), seq_len, tok, tokens)
-    while True:
-        for s in range(0, len(data) - batch_size + 1, batch_size):
-            yield mask_tokens(data[s : s + batch_size], tok, p.mask_prob, gen)
-
-
-def mask_tokens(ids: torch.Tensor, tok, prob: float, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """BERT masking: `prob` of the non-special tokens become targets; 80% <mask>, 10% random, 10% kept."""
-    labels = ids.clone()
-    special = (ids == tok.cls_token_id) | (ids == tok.sep_token_id) | (ids == tok.pad_token_id)
-    chosen = (torch.rand(ids.shape, generator=gen) < prob) & ~special
-    labels[~chosen] = -100
-    ids = ids.clone()
-    roll = torch.rand(ids.shape, generator=gen)
-    ids[chosen & (roll < 0.8)] = tok.mask_token_id
-    rand = chosen & (roll >= 0.8) & (roll < 0.9)
-    ids[rand] = torch.randint(len(tok), ids.shape, generator=gen)[rand]
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
-
-
-def mlm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """MLM loss computing vocabulary logits only at masked positions (a ~2x saving for tiny models
-    whose output layer is as large as their body)."""
-    hidden = model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    where = batch["labels"] != -100
-    logits = model.lm_head(hidden[where])
-    return torch.nn.functional.cross_entropy(logits.float(), batch["labels"][where])
+def corpus_batches(ctx: Context, seq_len: int, batch_size: int, tokens: int, short_steps: int = 0):
+    """Masked batches of this trial's corpus (see `mlm.mlm_batches`)."""
+    return mlm.mlm_batches(ctx.tokenizer, ctx.data.corpus_texts(), ctx.spec.pretrain, seq_len, batch_size,
+                           tokens, ctx.seed, short_steps)
 
 
 def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
-    """The encoder at this trial's checkpoint fraction: from one from-scratch MLM run per
-    (size, seed, corpus) that saves every fraction the sweep asks for, or from the Hub."""
+    """The encoder at this trial's checkpoint fraction: pretrained from scratch (one run per size and
+    seed serves every fraction), randomly initialised (fraction 0), or from the Hub."""
     size = ctx.point.size
     frac = ctx.point.checkpoint_fraction
     p = ctx.spec.pretrain
@@ -197,63 +169,136 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
         ctx.tokens["pretrain"] = 0
         return model.config, models.encoder_state(model), f"hub:{source}:{ctx.data.key}"
 
-    fractions = ctx.spec.checkpoint_fractions()
     tok = ctx.tokenizer
     max_len = max(p.max_seq_len, ctx.spec.model.max_seq_len)
     config = models.scratch_config(size, len(tok), max_len, tok.pad_token_id)
     shared_by = keys.pretraining_of(ctx.point.as_config())
     if shared_by is None:
         # The no-pretraining baseline (`xscale synth check` compares against it): random init.
-        # Its key names the architecture and the data: the later stages' cache keys build on it,
-        # so random encoders of two sizes must not share their fine-tuned results.
         ctx.tokens["pretrain"] = 0
-        arch = hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
-        key = f"random:{size}:{arch}:{ctx.seed}:{ctx.data.key}"
-        return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), key
+        return config, models.encoder_state(models.build(config, "mlm", seed=ctx.seed)), random_key(ctx, config)
     run_size, run_seed = shared_by
-    stage_cfg = {
+    run_cfg = {
         "benchmark": ctx.data.key,
         "size": run_size,
         "config": config.to_dict(),
         "seed": run_seed,
         "pretrain": pretrain_key_config(p),
-        "fractions": list(fractions),
         "debug": ctx.spec.debug,
     }
+    if p.schedule == "linear":
+        return _pretrain_linear(ctx, config, run_cfg)
+    return _pretrain_wsd(ctx, config, run_cfg)
+
+
+def random_key(ctx: Context, config) -> str:
+    """The cache identity of a randomly initialised encoder. It names the architecture and the data:
+    later stages' cache keys build on it, so random encoders of two sizes never share results."""
+    arch = hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
+    return f"random:{ctx.point.size}:{arch}:{ctx.seed}:{ctx.data.key}"
+
+
+def _pretrain_config(ctx: Context, plan: mlm.Plan, **schedule) -> TrainConfig:
+    p = ctx.spec.pretrain
+    return TrainConfig(lr=p.lr, warmup_steps=plan.warmup_steps, weight_decay=0.01, max_grad_norm=1.0,
+                       log_every=max(1, plan.steps // 10), compile=ctx.spec.resources.compile,
+                       nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"), **schedule)
+
+
+def _curve(res) -> list[list[float]]:
+    return [[step, loss, lr] for step, loss, lr in res.curve]
+
+
+def _pretrain_wsd(ctx: Context, config, run_cfg: dict) -> tuple[Any, dict[str, torch.Tensor], str]:
+    """Warmup-stable-decay: one constant-rate trunk per (size, seed) saves its state where each
+    checkpoint fraction branches off; the branch (its own cached stage) cools the rate down to zero
+    over its last `decay_fraction` of steps, ending at that fraction of the full run's tokens."""
+    p, size = ctx.spec.pretrain, ctx.point.size
+    plan = mlm.Plan.of(p)
+    starts = sorted({plan.branch(f)[0] for f in ctx.spec.checkpoint_fractions()})
+    trunk_cfg = {**run_cfg, "branch_steps": starts}
+
+    def trunk(out: Path) -> dict:
+        model = models.build(config, "mlm", seed=ctx.seed).to(device())
+        cfg = _pretrain_config(ctx, plan, steps=starts[-1], decay_start=starts[-1])
+        ctx.log(f"pretrain {size}: trunk of {starts[-1]} steps at a constant rate after {plan.warmup_steps} of "
+                f"warmup; branches at steps {starts} of a {plan.steps}-step run")
+        if plan.short_steps:
+            ctx.log(f"pretrain {size}: first {plan.short_steps} steps at {p.short_seq_len} tokens per sequence")
+
+        def on_step(step: int, opt) -> None:
+            if step in starts:
+                save_training_state(out / f"step-{step}", model, opt)
+
+        if 0 in starts:
+            save_training_state(out / "step-0", model, None)
+        batches = corpus_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, plan.short_steps)
+        res = train(model, batches, cfg, loss_fn=mlm.mlm_loss, on_step=on_step,
+                    on_log=lambda s, loss: ctx.log(f"pretrain {size}: step {s}/{starts[-1]} loss {loss:.3f}"))
+        return {"seconds": res.seconds, "final_loss": res.final_loss, "steps": starts[-1], "curve": _curve(res)}
+
+    entry = ctx.cache.get_or_compute("pretrain", trunk_cfg, (), trunk)
+    ctx.log(f"pretrain {size}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
+    ctx.account(entry)
+    start, end = plan.branch(ctx.point.checkpoint_fraction)
+
+    def cooldown(out: Path) -> dict:
+        model = models.build(config, "mlm", seed=ctx.seed).to(device())
+        optimizer_state = load_training_state(entry.path / f"step-{start}", model)
+        batches = corpus_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, plan.short_steps)
+        for _ in range(start):  # the branch reads on where the trunk was, with the same masks
+            next(batches)
+        cfg = _pretrain_config(ctx, plan, steps=end, start_step=start, decay_start=start)
+        res = train(model, batches, cfg, loss_fn=mlm.mlm_loss, optimizer_state=optimizer_state)
+        save_encoder(out, model)
+        return {"seconds": res.seconds, "final_loss": res.final_loss, "steps": end - start, "curve": _curve(res)}
+
+    branch = ctx.cache.get_or_compute("cooldown", {"start": start, "end": end}, (entry.key,), cooldown)
+    ctx.log(f"pretrain {size}: cooldown {start}->{end} {'cache hit' if branch.hit else 'ran'} ({branch.key[:12]})")
+    ctx.account(branch)
+    ctx.tokens["pretrain"] = end * plan.tokens_per_step
+    ctx.curves["pretrain/mlm"] = entry.meta.get("curve", []) + branch.meta.get("curve", [])
+    cfg, state = load_encoder(branch.path)
+    return cfg, state, branch.key
+
+
+def _pretrain_linear(ctx: Context, config, run_cfg: dict) -> tuple[Any, dict[str, torch.Tensor], str]:
+    """One run with a linear decay over the whole budget, saving the encoder at every fraction the sweep
+    asks for: mid-run checkpoints, taken at a high rate (what `xscale synth check` measures)."""
+    p, size, frac = ctx.spec.pretrain, ctx.point.size, ctx.point.checkpoint_fraction
+    fractions = ctx.spec.checkpoint_fractions()
+    plan = mlm.Plan.of(p)
+    stage_cfg = {**run_cfg, "fractions": list(fractions)}
 
     def compute(out: Path) -> dict:
-        steps = max(1, math.ceil(p.pretrain_tokens / (p.batch_size * (p.max_seq_len - 2))))
-        save_at = {max(1, round(f * steps)): f for f in fractions}
-        torch.manual_seed(ctx.seed)
+        save_at = {max(1, round(f * plan.steps)): f for f in fractions}
         model = models.build(config, "mlm", seed=ctx.seed).to(device())
         tokens_at: dict[str, int] = {}
-        batch_tokens = p.batch_size * (p.max_seq_len - 2)
 
-        def on_step(step: int) -> None:
+        def on_step(step: int, opt) -> None:
             if step in save_at:
                 d = out / f"fraction-{save_at[step]:g}"
                 d.mkdir()
                 save_encoder(d, model)
-                tokens_at[f"{save_at[step]:g}"] = step * batch_tokens
-                ctx.log(f"pretrain {size}: checkpoint at fraction {save_at[step]:g} (step {step}/{steps})")
+                tokens_at[f"{save_at[step]:g}"] = step * plan.tokens_per_step
+                ctx.log(f"pretrain {size}: checkpoint at fraction {save_at[step]:g} (step {step}/{plan.steps})")
 
-        cfg = TrainConfig(steps=steps, lr=p.lr, warmup_fraction=p.warmup_fraction, weight_decay=0.01,
-                          max_grad_norm=1.0, log_every=max(1, steps // 10), compile=ctx.spec.resources.compile,
+        cfg = TrainConfig(steps=plan.steps, lr=p.lr, warmup_fraction=p.warmup_fraction, weight_decay=0.01,
+                          max_grad_norm=1.0, log_every=max(1, plan.steps // 10), compile=ctx.spec.resources.compile,
                           nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"))
-        ctx.log(f"pretrain {size}: {steps} steps, {p.pretrain_tokens:,} tokens, checkpoints at {list(fractions)}")
-        short_steps = round(p.short_seq_fraction * steps) if p.short_seq_len else 0
-        batches = _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, short_steps)
-        if short_steps:
-            ctx.log(f"pretrain {size}: first {short_steps} steps at {p.short_seq_len} tokens per sequence")
-        res = train(model, batches, cfg,
-                    loss_fn=mlm_loss, on_step=on_step,
-                    on_log=lambda s, loss: ctx.log(f"pretrain {size}: step {s}/{steps} loss {loss:.3f}"))
+        ctx.log(f"pretrain {size}: {plan.steps} steps, {p.pretrain_tokens:,} tokens, checkpoints at {list(fractions)}")
+        if plan.short_steps:
+            ctx.log(f"pretrain {size}: first {plan.short_steps} steps at {p.short_seq_len} tokens per sequence")
+        batches = corpus_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, plan.short_steps)
+        res = train(model, batches, cfg, loss_fn=mlm.mlm_loss, on_step=on_step,
+                    on_log=lambda s, loss: ctx.log(f"pretrain {size}: step {s}/{plan.steps} loss {loss:.3f}"))
         return {"tokens_at_fraction": tokens_at, "seconds": res.seconds, "final_loss": res.final_loss,
-                "steps": steps}
+                "steps": plan.steps, "curve": _curve(res)}
 
     entry = ctx.cache.get_or_compute("pretrain", stage_cfg, (), compute)
     ctx.log(f"pretrain {size}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.tokens["pretrain"] = int(entry.meta["tokens_at_fraction"][f"{frac:g}"])
+    ctx.curves["pretrain/mlm"] = entry.meta.get("curve", [])
     ctx.account(entry)
     cfg, state = load_encoder(entry.path / f"fraction-{frac:g}")
     return cfg, state, f"{entry.key}@{frac:g}"
@@ -283,21 +328,21 @@ class MultiTask(torch.nn.Module):
 
 
 def _mixed_batches(streams: dict[str, Iterator[dict]], weights: dict[str, float], seed: int,
-                   mlm: Iterator[dict] | None) -> Iterator[dict]:
+                   mlm_items: Iterator[dict] | None) -> Iterator[dict]:
     rng = np.random.default_rng(seed)
     names = list(streams)
     p = np.array([weights[n] for n in names], dtype=float)
     p /= p.sum()
     while True:
         name = names[int(rng.choice(len(names), p=p))]
-        yield {"task": name, "batch": next(streams[name]), "mlm": next(mlm) if mlm is not None else None}
+        yield {"task": name, "batch": next(streams[name]), "mlm": next(mlm_items) if mlm_items is not None else None}
 
 
 def _multitask_loss(mlm_weight: float):
     def loss(model: MultiTask, item: dict) -> torch.Tensor:
         out = model(item["task"], **item["batch"]).loss
         if item["mlm"] is not None:
-            out = out + mlm_weight * mlm_loss(model.heads["mlm"], item["mlm"])
+            out = out + mlm_weight * mlm.mlm_loss(model.heads["mlm"], item["mlm"])
         return out
 
     return loss
@@ -344,31 +389,37 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
             streams[name] = formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed)
             sizes[name] = len(rows)
             devsets[name] = (task, ctx.data.dev(task))
-        mlm = None
+        mlm_items = None
         if it.mlm_weight > 0:
             heads["mlm"] = models.build(config, "mlm", encoder_state=state, seed=ctx.seed)
-            mlm = _mlm_batches(ctx, ctx.spec.pretrain.max_seq_len, ctx.spec.optim.batch_size,
-                               ctx.spec.pretrain.pretrain_tokens)
+            mlm_items = corpus_batches(ctx, ctx.spec.pretrain.max_seq_len, ctx.spec.optim.batch_size,
+                                       ctx.spec.pretrain.pretrain_tokens)
         temperature = 2.0 if it.sampling == "temperature" else 1.0
         weights = {n: sizes[n] ** (1 / temperature) for n in names}
         model = MultiTask(heads).to(device())
         steps = _steps(sum(sizes.values()), it.epochs, ctx.spec.optim.batch_size)
         ctx.log(f"intermediate {'+'.join(names)}: {sum(sizes.values())} examples, {steps} steps")
-        items = _mixed_batches(streams, weights, ctx.seed, mlm)
+        items = _mixed_batches(streams, weights, ctx.seed, mlm_items)
         res = train(model, items, ctx.train_config(steps), loss_fn=_multitask_loss(it.mlm_weight))
-        scores = {}
+        scores: dict[str, float] = {}
         for name, (task, dev) in devsets.items():
             for metric, v in evaluate(ctx, task, model.heads[name], dev, ENGLISH).items():
                 scores[keys.metric("intermediate", name, ENGLISH, metric)] = v
         save_encoder(out, model)
         return {"metrics": scores, "examples": sum(sizes.values()), "tokens": res.tokens, "seconds": res.seconds,
-                "final_loss": res.final_loss}
+                "final_loss": res.final_loss, "curve": _curve(res)}
 
     entry = ctx.cache.get_or_compute("intermediate", stage_cfg, (input_key,), compute)
     ctx.log(f"intermediate {'+'.join(names)}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.metrics.update(entry.meta["metrics"])
     ctx.metrics[keys.scale("intermediate_examples")] = entry.meta["examples"]
     ctx.tokens["intermediate"] = entry.meta["tokens"]
+    ctx.curves[f"intermediate/{'+'.join(names)}"] = entry.meta.get("curve", [])
+    for name in names:
+        gate = learned(get_task(name), entry.meta["metrics"].get(keys.metric("intermediate", name, ENGLISH,
+                                                                             get_task(name).metric)))
+        if gate is not None:
+            ctx.metrics[keys.learned("intermediate", name)] = gate
     ctx.account(entry)
     _, new_state = load_encoder(entry.path)
     return new_state, entry.key
@@ -383,18 +434,13 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
     def compute(out: Path) -> dict:
         tok = ctx.tokenizer
         scores: dict[str, float] = {}
-        tokens = 0
-        seconds = 0.0
+        tokens, seconds, curve = 0, 0.0, []
         probe_model = None
         if task.format == "retrieval":
             # BUCC and Tatoeba get no target training: they score the encoder's pooled states. The
             # encoder is the one already probed after the intermediate stage, so it is not probed again.
             encoder = models.build(config, "mlm", encoder_state=state, seed=ctx.seed).base_model.to(device())
-            for lang in ctx.data.languages(task):
-                if lang == ENGLISH:
-                    continue
-                for metric, v in retrieval_scores(ctx, task, encoder, lang).items():
-                    scores[keys.metric("target", task.name, lang, metric)] = v
+            scores.update(retrieval_scores(ctx, task, encoder))
         else:
             rows = ctx.data.train(task)
             if tc.max_train_examples:
@@ -406,7 +452,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             steps = _steps(len(rows), tc.epochs, ctx.spec.optim.batch_size)
             res = train(model, formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed),
                         ctx.train_config(steps))
-            tokens, seconds = res.tokens, res.seconds
+            tokens, seconds, curve = res.tokens, res.seconds, _curve(res)
             for metric, v in evaluate(ctx, task, model, ctx.data.dev(task), ENGLISH).items():
                 scores[keys.dev(task.name, metric)] = v
             for lang in ctx.data.languages(task):
@@ -416,50 +462,80 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
         if probe_model is not None and "target" in ctx.spec.probes.after:
             for k, v in probe(ctx, probe_model).items():
                 scores[f"probe/{k}"] = v
-        return {"metrics": scores, "tokens": tokens, "seconds": seconds}
+        return {"metrics": scores, "tokens": tokens, "seconds": seconds, "curve": curve}
 
     entry = ctx.cache.get_or_compute("target", stage_cfg, (input_key,), compute)
     ctx.log(f"target {task.name}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
     ctx.tokens[f"target/{task.name}"] = entry.meta["tokens"]
+    if entry.meta.get("curve"):
+        ctx.curves[f"target/{task.name}"] = entry.meta["curve"]
+    gate = learned(task, entry.meta["metrics"].get(keys.dev(task.name, task.metric)))
+    if gate is not None:
+        ctx.metrics[keys.learned("target", task.name)] = gate
     ctx.account(entry)
     return entry.meta["metrics"]
 
 
-def retrieval_scores(ctx: Context, task: TaskInfo, encoder, lang: str) -> dict[str, float]:
+def learned(task: TaskInfo, english_dev: float | None) -> float | None:
+    """The learning gate: 1.0 when the English dev score clears `learning_threshold`, 0.0 when it does
+    not, None when the task is not gated (retrieval) or has no English dev score."""
+    threshold = learning_threshold(task)
+    if threshold is None or english_dev is None:
+        return None
+    return float(english_dev >= threshold)
+
+
+def retrieval_scores(ctx: Context, task: TaskInfo, encoder) -> dict[str, float]:
+    """Tatoeba accuracy@1 or BUCC F1 of every non-English language, from one embedding pass over every
+    distinct sentence (the English side repeats across languages)."""
     layer, msl = ctx.spec.target.retrieval_layer, ctx.spec.model.max_seq_len
-    tok = ctx.tokenizer
+    langs = [lang for lang in ctx.data.languages(task) if lang != ENGLISH]
     if task.name == "tatoeba":
-        rows = ctx.data.test(task, lang)
-        src = formats.embed(encoder, tok, list(rows["source_sentence"]), msl, layer)
-        tgt = formats.embed(encoder, tok, list(rows["target_sentence"]), msl, layer)
-        return {"accuracy": task_metrics.tatoeba_accuracy(src, tgt)}
+        rows = {lang: ctx.data.test(task, lang) for lang in langs}
+        sides = {lang: (list(r["source_sentence"]), list(r["target_sentence"])) for lang, r in rows.items()}
+        vectors = _embedded(ctx, encoder, [t for src, tgt in sides.values() for t in (*src, *tgt)], layer, msl)
+        return {keys.metric("target", task.name, lang, "accuracy"): task_metrics.tatoeba_accuracy(
+                    vectors(src), vectors(tgt)) for lang, (src, tgt) in sides.items()}
     # BUCC: mine with a margin threshold chosen on the validation split, then score the test split.
-    threshold = None
-    out = {}
-    for split in ("validation", "test"):
-        rows = ctx.data.test(task, lang, split=split)
-        src_rows = rows.filter(lambda r: r["lang"] != ENGLISH)
-        en_rows = rows.filter(lambda r: r["lang"] == ENGLISH)
-        src = formats.embed(encoder, tok, list(src_rows["sentence"]), msl, layer)
-        tgt = formats.embed(encoder, tok, list(en_rows["sentence"]), msl, layer)
-        cands = task_metrics.bucc_mine(list(src_rows["id"]), src, list(en_rows["id"]), tgt)
-        gold = {(i, g) for i, g in zip(src_rows["id"], src_rows["gold"]) if g}
-        if split == "validation":
-            threshold = task_metrics.bucc_best_threshold(cands, gold)
-        else:
-            out = task_metrics.bucc_f1(cands, gold, threshold)
+    splits = {(lang, split): ctx.data.test(task, lang, split=split) for lang in langs for split in ("validation", "test")}
+    vectors = _embedded(ctx, encoder, [t for rows in splits.values() for t in rows["sentence"]], layer, msl)
+    out: dict[str, float] = {}
+    for lang in langs:
+        threshold = None
+        for split in ("validation", "test"):
+            cols = splits[(lang, split)].select_columns(["lang", "id", "sentence", "gold"]).to_dict()
+            src = [i for i, code in enumerate(cols["lang"]) if code != ENGLISH]
+            eng = [i for i, code in enumerate(cols["lang"]) if code == ENGLISH]
+            cands = task_metrics.bucc_mine([cols["id"][i] for i in src], vectors([cols["sentence"][i] for i in src]),
+                                           [cols["id"][i] for i in eng], vectors([cols["sentence"][i] for i in eng]))
+            gold = {(cols["id"][i], cols["gold"][i]) for i in src if cols["gold"][i]}
+            if split == "validation":
+                threshold = task_metrics.bucc_best_threshold(cands, gold)
+            else:
+                out.update({keys.metric("target", task.name, lang, m): v
+                            for m, v in task_metrics.bucc_f1(cands, gold, threshold).items()})
     return out
+
+
+def _embedded(ctx: Context, encoder, texts: list[str], layer: int, max_seq_len: int):
+    """Embed every distinct text once; returns a lookup from a list of texts to their vectors."""
+    distinct = list(dict.fromkeys(texts))
+    table = formats.embed(encoder, ctx.tokenizer, distinct, max_seq_len, layer)
+    row = {t: i for i, t in enumerate(distinct)}
+    return lambda some: table[[row[t] for t in some]]
 
 
 def probe(ctx: Context, encoder) -> dict[str, float]:
     pr = ctx.spec.probes
     pairs = ctx.data.parallel(pr.max_pairs)
-    return probes.alignment(encoder, ctx.tokenizer, pairs, ctx.spec.model.max_seq_len, pr.layer, pr.kinds)
+    return probes.alignment(encoder, ctx.tokenizer, pairs, ctx.spec.model.max_seq_len, pr.kinds, pr.layers,
+                            pr.average_excludes)
 
 
 def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -> None:
-    """Alignment of the encoder after `after`, cached with the encoder it probes."""
-    if after not in ctx.spec.probes.after:
+    """Alignment of the encoder after `after` (or of its random-init reference, `after` = random),
+    cached with the encoder it probes."""
+    if after != "random" and after not in ctx.spec.probes.after:
         return
 
     def compute(out: Path) -> dict:
@@ -496,14 +572,17 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
                         keys.scale("non_embedding_params"): counts["non_embedding_params"],
                         keys.scale("pretrain_tokens"): ctx.tokens["pretrain"]})
     probe_stage(ctx, "pretrain", config, state, key)
+    if spec.probes.random_reference and spec.probes.after:
+        random_state = models.encoder_state(models.build(config, "mlm", seed=ctx.seed))
+        probe_stage(ctx, "random", config, random_state, random_key(ctx, config))
     # No English dev score exists before fine-tuning; schedulers need the key in every report.
     ctx.metrics[keys.DEV_SCORE] = 0.0
-    report(dict(ctx.metrics), "pretrain")
+    report(dict(ctx.metrics), "pretrain", curves=dict(ctx.curves))
 
     state, key = intermediate_stage(ctx, config, state, key)
     probe_stage(ctx, "intermediate", config, state, key)
     ctx.metrics[keys.DEV_SCORE] = _intermediate_dev(ctx)
-    report(dict(ctx.metrics), "intermediate")
+    report(dict(ctx.metrics), "intermediate", curves=dict(ctx.curves))
 
     target_probe: dict[str, list[float]] = {}
     task_scores: dict[str, float] = {}
@@ -523,7 +602,7 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
         if per_lang:
             task_scores[name] = task_metrics.xtreme_task_score(name, per_lang)
         ctx.metrics[keys.DEV_SCORE] = _target_dev(ctx)
-        report(dict(ctx.metrics), f"target/{name}")
+        report(dict(ctx.metrics), f"target/{name}", curves=dict(ctx.curves))
 
     # The "after target" alignment is the mean over the target tasks' fine-tuned encoders (retrieval
     # tasks fine-tune nothing, so they are not in it; a spec with only retrieval targets has none).
@@ -570,13 +649,18 @@ def language_averages(stage: str, task: str, per_lang: dict[str, dict[str, float
 
 
 def _retention(m: dict[str, float]) -> dict[str, float]:
+    """Alignment kept after intermediate and after target training, for every probe: the ratio to the
+    alignment after pretraining (`align/retention*`) and the absolute drop from it (`align/drop*`)."""
     out = {}
-    for probe_name, metric in (("retrieval", "accuracy"), ("cka", "cka")):
-        base = m.get(keys.align("pretrain", probe_name, keys.AVG, metric))
-        if not base:
+    for k, base in m.items():
+        parsed = keys.parse_align(k)
+        if not parsed or parsed.stage != "pretrain" or parsed.lang != keys.AVG or parsed.metric not in ("accuracy", "cka"):
             continue
         for after in ("intermediate", "target"):
-            v = m.get(keys.align(after, probe_name, keys.AVG, metric))
-            if v is not None:
-                out[keys.retention(probe_name, after)] = v / base
+            v = m.get(keys.align(after, parsed.task, keys.AVG, parsed.metric))
+            if v is None:
+                continue
+            out[keys.retention(parsed.task, after, "drop")] = base - v
+            if base > 0:
+                out[keys.retention(parsed.task, after)] = v / base
     return out

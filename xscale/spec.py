@@ -12,6 +12,7 @@ A field that is a scaling axis or a nuisance hyperparameter may be written as
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -152,6 +153,13 @@ class Pretrain(_Frozen):
     """Fraction of pretraining steps at `short_seq_len` (when it is set)."""
     checkpoints: dict[float, str] = Field(default_factory=dict)
     """Hub models only: checkpoint fraction -> local path or Hub revision of that checkpoint."""
+    schedule: Literal["wsd", "linear"] = "wsd"
+    """wsd (warmup-stable-decay): one constant-rate run per size and seed, and per checkpoint fraction f a
+    branch that cools the rate down to zero over its last `decay_fraction` of steps, so the checkpoint is
+    a finished model trained on f of the tokens. linear: one run with a linear decay, checkpoints taken
+    mid-run at a high rate (what `xscale synth check` measures)."""
+    decay_fraction: float = Field(0.2, ge=0, lt=1)
+    """wsd: share of each checkpoint's steps spent cooling the rate down to zero."""
 
     @model_validator(mode="after")
     def _short_below_max(self):
@@ -166,7 +174,8 @@ class Intermediate(_Frozen):
     task: _axis(str) = "mnli"
     """Intermediate task name, `a+b` for multi-task, or `none` for the no-intermediate baseline."""
     fraction: _axis(float) = 1.0
-    """Fraction of the task's training data used (nested: smaller fractions are subsets)."""
+    """Fraction of the task's training data used (nested: smaller fractions are subsets; 0 is the
+    no-intermediate baseline, as task `none`)."""
     epochs: float = Field(1.0, gt=0)
     """Passes over the (fractional) training data."""
     max_train_examples: int | None = Field(None, gt=0)
@@ -203,12 +212,19 @@ class Probes(_Frozen):
 
     after: tuple[Literal["pretrain", "intermediate", "target"], ...] = STAGES
     """Stages after which alignment is probed."""
-    kinds: tuple[Literal["retrieval", "cka"], ...] = ("retrieval", "cka")
-    """Probes: mean-centred retrieval accuracy@1 and linear CKA on parallel sentences."""
+    kinds: tuple[Literal["retrieval", "cka", "cka_debiased"], ...] = ("retrieval", "cka", "cka_debiased")
+    """Probes on parallel sentences: mean-centred retrieval accuracy@1, linear CKA, and CKA from the
+    unbiased HSIC estimator (about 0 for unrelated representations at any width)."""
+    layers: tuple[Literal["last", "middle"], ...] = ("last", "middle")
+    """Mean-pooled hidden layers probed: the last one, and the middle one (probe names get `_mid`)."""
     max_pairs: int = Field(500, gt=1)
     """Parallel sentence pairs per language."""
-    layer: int = -1
-    """Hidden layer that is mean-pooled (-1: last)."""
+    average_excludes: tuple[str, ...] = ("inv",)
+    """Languages probed but kept out of the `avg` of a probe (the synthetic floor `inv` shares no
+    anchor with English by design; its own keys are still logged)."""
+    random_reference: bool = True
+    """Also probe a randomly initialised encoder of the same size and seed (`align/random/...`), the
+    level a probe reaches with no training at all."""
 
 
 class Optim(_Frozen):
@@ -281,6 +297,46 @@ class Objective(_Frozen):
         return v
 
 
+QUANTITY_PATTERN = (r"^(zeroshot(/[a-z0-9_]+)?|worst_lang|lang_spread|gap|align/(retention|drop)(_target)?/[a-z_]+/avg"
+                    r"|excess/(pretrain|intermediate|target)/[a-z_]+/avg)$")
+
+
+class Endpoint(_Frozen):
+    """A primary endpoint: the slope of one quantity per decade of one scaling axis."""
+
+    question: Literal["Q1", "Q2"]
+    """Q1: size and alignment retention; Q2: intermediate data against pretraining."""
+    quantity: str
+    """What is fitted: zeroshot, zeroshot/TASK, worst_lang, lang_spread, gap, align/drop/PROBE/avg,
+    align/retention_target/PROBE/avg, excess/pretrain/PROBE/avg, ..."""
+    axis: Literal["model.size", "intermediate.fraction", "pretrain.checkpoint_fraction"]
+    """The scaling axis the slope is per decade of (its scale quantity: parameters, examples, tokens)."""
+
+    @field_validator("quantity")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if not re.match(QUANTITY_PATTERN, v):
+            raise ValueError(f"unknown quantity {v!r} (allowed: zeroshot, zeroshot/TASK, worst_lang, lang_spread, "
+                             "gap, align/{retention,drop}[_target]/PROBE/avg, excess/STAGE/PROBE/avg)")
+        return v
+
+
+class AnalysisPlan(_Frozen):
+    """How `xscale report` reads the sweep: the declared primary endpoints (every other slope is
+    secondary and Holm-corrected)."""
+
+    primary: tuple[Endpoint, ...] = ()
+    """At most one primary endpoint per question."""
+
+    @field_validator("primary")
+    @classmethod
+    def _one_per_question(cls, v):
+        questions = [e.question for e in v]
+        if len(set(questions)) != len(questions):
+            raise ValueError("one primary endpoint per question (allowed: one Q1 and one Q2)")
+        return v
+
+
 class Spec(_Frozen):
     """A sweep: the grid of scaling axes, the searched nuisance hyperparameters and the pipeline."""
 
@@ -303,6 +359,7 @@ class Spec(_Frozen):
     scheduler: Scheduler = Scheduler()
     resources: Resources = Resources()
     objective: Objective = Objective()
+    analysis: AnalysisPlan = AnalysisPlan()
     debug: dict[str, Any] = Field(default_factory=dict)
     """Test hooks (e.g. `nan_after_steps`) for fault-injection tests."""
 
@@ -384,12 +441,14 @@ def _semantic_errors(spec: Spec) -> list[str]:
         if t not in target_allowed:
             errs.append(f"target.tasks: unknown task {t!r} (allowed: {', '.join(target_allowed)})")
 
-    for field, lo_open in (("intermediate.fraction", True), ("pretrain.checkpoint_fraction", True)):
+    for field, low in (("intermediate.fraction", 0.0), ("pretrain.checkpoint_fraction", None)):
         v = spec.axis(field)
         vals = list(_values(v)) + (list(v.bounds()) if isinstance(v, (Uniform, LogUniform, IntRange)) else [])
         for x in vals:
-            if not isinstance(x, (int, float)) or isinstance(x, bool) or not (0 < x <= 1):
-                errs.append(f"{field}: {x!r} is not a fraction (allowed: 0 < x <= 1)")
+            if not isinstance(x, (int, float)) or isinstance(x, bool) or not (0 < x <= 1 or x == low):
+                allowed = "0 <= x <= 1; 0 is the no-intermediate baseline" if low == 0.0 else "0 < x <= 1"
+                errs.append(f"{field}: {x!r} is not a fraction (allowed: {allowed})")
+    errs += _branch_errors(spec)
     for field in ("optim.lr", "optim.warmup_fraction", "seed"):
         for x in _values(spec.axis(field)):
             if isinstance(x, bool) or not isinstance(x, (int, float)) or (field == "seed" and not isinstance(x, int)):
@@ -425,12 +484,29 @@ def _semantic_errors(spec: Spec) -> list[str]:
     return errs
 
 
+def _branch_errors(spec: Spec) -> list[str]:
+    """With the wsd schedule every checkpoint branches off after the short-sequence phase, so that no
+    checkpoint is a model that never saw a long sequence."""
+    p = spec.pretrain
+    if p.schedule != "wsd" or p.short_seq_len is None or spec.model.hub_id:
+        return []
+    errs = []
+    for f in spec.checkpoint_fractions():
+        start = (1 - p.decay_fraction) * f
+        if 0 < f <= 1 and start < p.short_seq_fraction:
+            errs.append(
+                f"pretrain.checkpoint_fraction: {f:g} branches off at {start:.0%} of pretraining, inside the "
+                f"short-sequence phase (the first {p.short_seq_fraction:.0%}) (allowed: fractions with "
+                f"(1 - decay_fraction) * f >= short_seq_fraction, or a shorter short_seq_fraction)")
+    return errs
+
+
 def _format_pydantic(err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"] if not _is_union_member(p)]
         path = ".".join(loc) or "(top level)"
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parent_fields = _fields_at(loc[:-1])
             msg = f"unknown key (allowed: {', '.join(parent_fields)})" if parent_fields else "unknown key"

@@ -19,6 +19,8 @@ from mlflow.entities import Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from xscale import keys
+
 ROLE, SWEEP, SWEEP_DIR = "xscale.role", "xscale.sweep", "xscale.sweep_dir"
 TRIAL_ID, CELL, REASON = "xscale.trial_id", "xscale.cell", "xscale.failure_reason"
 PARENT = "mlflow.parentRunId"
@@ -69,7 +71,7 @@ class Tracker:
             return self.client.get_experiment_by_name(name).experiment_id  # created concurrently
 
     # ------------------------------------------------------------------------------------ parent
-    def start_sweep(self, params: dict[str, Any], artifacts: dict[str, str]) -> str:
+    def start_sweep(self, params: dict[str, Any], artifacts: dict[str, str], tags: dict[str, str] | None = None) -> str:
         # A parent run still RUNNING in this sweep folder belongs to a driver that died without
         # closing it (SIGKILL, lost node); this invocation takes over, so record that one as KILLED.
         for run in _all_pages(self.client.search_runs, [self.experiment_id],
@@ -79,7 +81,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=self.sweep_name,
-            tags={ROLE: "sweep", SWEEP: self.sweep_name, SWEEP_DIR: self.sweep_dir},
+            tags={ROLE: "sweep", SWEEP: self.sweep_name, SWEEP_DIR: self.sweep_dir, **(tags or {})},
         )
         self.parent_id = run.info.run_id
         self.client.log_batch(self.parent_id, params=[Param(k, _param(v)) for k, v in params.items()])
@@ -132,6 +134,21 @@ class Tracker:
         batch = [m for m in _metrics(metrics, step) if (m.key, m.step) not in logged]
         if batch:
             self._pending.append(self.client.log_batch(run_id, metrics=batch, synchronous=False))
+
+    def log_curves(self, run_id: str, curves: dict[str, list]) -> None:
+        """Training curves as step metrics `train/{stage}/{task}/loss` and `.../lr` (one batch per curve),
+        so MLflow charts them against the training step."""
+        logged = self._logged.get(run_id, ())
+        now = int(time.time() * 1000)
+        for name, points in curves.items():
+            stage, _, task = name.partition("/")
+            batch = [Metric(metric_key(keys.train_curve(stage, task, what)), float(value), now, int(step))
+                     for step, loss, lr in points for what, value in (("loss", loss), ("lr", lr))
+                     if math.isfinite(value)]
+            batch = [m for m in batch if (m.key, m.step) not in logged]
+            for start in range(0, len(batch), 1000):  # MLflow takes at most 1000 metrics per batch
+                self._pending.append(self.client.log_batch(run_id, metrics=batch[start:start + 1000],
+                                                           synchronous=False))
 
     def finish(self, run_id: str, status: str, reason: str | None = None) -> None:
         self.flush()

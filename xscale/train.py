@@ -24,7 +24,14 @@ class TrainConfig:
     lr: float
     """Peak learning rate."""
     warmup_fraction: float = 0.1
-    """Fraction of steps with linear warmup (then linear decay to zero)."""
+    """Fraction of steps with linear warmup (then linear decay to zero, or see `decay_start`)."""
+    warmup_steps: int | None = None
+    """Warmup length in steps, overriding `warmup_fraction` (a pretraining branch warms up as its trunk did)."""
+    decay_start: int | None = None
+    """Warmup-stable-decay: the rate stays at its peak until this step, then decays linearly to zero at
+    `steps` (None: decay right after warmup)."""
+    start_step: int = 0
+    """Steps already taken (a branch resumed from its trunk): the loop runs steps start_step+1..steps."""
     weight_decay: float = 0.01
     """AdamW weight decay (not applied to biases and LayerNorm weights)."""
     max_grad_norm: float = 1.0
@@ -44,6 +51,9 @@ class TrainResult:
     seconds: float
     final_loss: float
     losses: list[float] = field(default_factory=list)
+    """Mean loss of each logging window."""
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+    """(step, mean loss of the window ending there, learning rate of that step) per logging window."""
 
 
 def device() -> torch.device:
@@ -51,7 +61,20 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of 0-based optimizer step `step`, as a fraction of the peak."""
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else max(1, int(cfg.warmup_fraction * cfg.steps))
+    decay_start = max(warmup, cfg.decay_start if cfg.decay_start is not None else warmup)
+    if step < warmup:
+        return (step + 1) / warmup
+    if step < decay_start:
+        return 1.0
+    return max(0.0, (cfg.steps - step) / max(1, cfg.steps - decay_start))
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, state: dict | None = None):
+    """AdamW (no weight decay on biases and norms) and its schedule; `state` continues an earlier run
+    (loaded before the schedule is made, which then sets the rate of step `cfg.start_step`)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -59,14 +82,11 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     fused = next(model.parameters()).is_cuda
     opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=fused)
-    warmup = max(1, int(cfg.warmup_fraction * cfg.steps))
-
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warmup))
-
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    if state is not None:
+        opt.load_state_dict(state)
+        for group in opt.param_groups:
+            group["initial_lr"] = cfg.lr
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(cfg, cfg.start_step + step))
 
 
 def to_device(obj, dev: torch.device):
@@ -96,40 +116,42 @@ def train(
     batches: Iterator[dict[str, torch.Tensor]],
     cfg: TrainConfig,
     loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] = default_loss,
-    on_step: Callable[[int], None] | None = None,
+    on_step: Callable[[int, torch.optim.Optimizer], None] | None = None,
     on_log: Callable[[int, float], None] | None = None,
+    optimizer_state: dict | None = None,
 ) -> TrainResult:
-    """Train `model` for `cfg.steps` steps on `batches` (an endless iterator of tensors on CPU).
+    """Train `model` from step `cfg.start_step` to `cfg.steps` on `batches` (an endless iterator of
+    tensors on CPU), continuing from `optimizer_state` when given.
 
-    `on_step(step)` runs after each optimizer step (pretraining saves checkpoints there);
+    `on_step(step, optimizer)` runs after each optimizer step (pretraining saves checkpoints there);
     `on_log(step, loss)` every `cfg.log_every` steps.
     """
     dev = next(model.parameters()).device
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
-    opt, sched = make_optimizer(model, cfg)
+    opt, sched = make_optimizer(model, cfg, optimizer_state)
     model.train()
     # The compiled wrapper shares the model's parameters; callers keep using `model` itself.
     forward_model = torch.compile(model) if cfg.compile else model
-    tokens, losses, t0 = 0, [], time.perf_counter()
-    running = 0.0
+    tokens, losses, curve, t0 = 0, [], [], time.perf_counter()
+    window = [0.0, 0]  # sum and count of the losses since the last log
 
     def record(step: int, loss: torch.Tensor) -> None:
-        nonlocal running
         value = loss.item()
         if not math.isfinite(value):
             raise DivergedError(f"loss became {value} at step {step}")
-        running += value
+        window[0] += value
+        window[1] += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
-            n = step % cfg.log_every or cfg.log_every
-            losses.append(running / n)
-            running = 0.0
+            losses.append(window[0] / window[1])
+            curve.append((step, losses[-1], cfg.lr * lr_factor(cfg, step - 1)))
+            window[:] = [0.0, 0]
             if on_log:
                 on_log(step, losses[-1])
 
     # Each step's loss is read on the host one step late, after the next step is queued: reading it
     # at once would make a GPU wait for the host every step (on a CPU both orders cost the same).
     previous: tuple[int, torch.Tensor] | None = None
-    for step in range(1, cfg.steps + 1):
+    for step in range(cfg.start_step + 1, cfg.steps + 1):
         batch = to_device(next(batches), dev)
         tokens += count_tokens(batch)
         with autocast:
@@ -145,10 +167,11 @@ def train(
             record(*previous)
         previous = (step, loss.detach())
         if on_step:
-            on_step(step)
+            on_step(step, opt)
     if previous is not None:
         record(*previous)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    return TrainResult(cfg.steps, tokens, time.perf_counter() - t0, losses[-1] if losses else float("nan"), losses)
+    return TrainResult(cfg.steps - cfg.start_step, tokens, time.perf_counter() - t0,
+                       losses[-1] if losses else float("nan"), losses, curve)
 

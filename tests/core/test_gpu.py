@@ -54,7 +54,7 @@ def test_smoke_trial_on_cuda(tmp_path):
     }, name="gpu")
     stages = []
     m = run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), make_data(spec, tmp_path),
-                  lambda metrics, stage: stages.append(stage), lambda msg: None)
+                  lambda metrics, stage, **_: stages.append(stage), lambda msg: None)
     assert stages[:2] == ["pretrain", "intermediate"] and stages[-1] == "target/tatoeba"
     for key in ("xtreme/score", "target/xnli/en/accuracy", "target/udpos/avg/f1", "align/pretrain/retrieval/avg/accuracy"):
         assert math.isfinite(m[key]), key

@@ -36,7 +36,7 @@ def test_multitask_mlm_translated_intermediate(tmp_path):
     assert len(bench.train(get_task("mnli"), translated=True)) == english * len(bench.languages(get_task("xnli")))
     reports = []
     m = run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), bench,
-                  lambda metrics, stage: reports.append(stage), lambda msg: None)
+                  lambda metrics, stage, **_: reports.append(stage), lambda msg: None)
     assert reports[:2] == ["pretrain", "intermediate"] and reports[-1] == "target/xnli"
     for key in ("intermediate/mnli/en/accuracy", "intermediate/sst2/en/accuracy", "target/xnli/vso/accuracy"):
         assert key in m
@@ -75,7 +75,7 @@ def test_short_sequence_phase_then_full_length(tmp_path):
 
     logs = []
     spec = spec.model_copy(update={"pretrain": p.model_copy(update={"mask_prob": 0.15})})
-    run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), bench, lambda m, s: None, logs.append)
+    run_trial(spec, TrialPoint.from_config(spec.cells()[0]), StageCache(tmp_path / "cache"), bench, lambda m, s, **_: None, logs.append)
     assert any("at 8 tokens per sequence" in line for line in logs)
 
 
@@ -135,7 +135,7 @@ def test_after_target_alignment_averages_only_fine_tuned_encoders(tmp_path):
     bench = make_data(spec, tmp_path)
     stages = {}
     m = run_trial(spec, TrialPoint.from_config(spec.cells()[0] | {"optim.lr": 1e-3, "optim.warmup_fraction": 0.1}),
-                  StageCache(tmp_path / "cache"), bench, lambda metrics, stage: stages.update({stage: metrics}),
+                  StageCache(tmp_path / "cache"), bench, lambda metrics, stage, **_: stages.update({stage: metrics}),
                   lambda msg: None)
     assert "target/tatoeba/clone/accuracy" in m
     entries = [json.loads(f.read_text()) for f in (tmp_path / "cache" / "target").glob("*/entry.json")]

@@ -20,7 +20,7 @@ def trial(spec, bench, cache_root, tmp_path_factory):
     assert point.intermediate_task == "mnli" and point.size == "xs"
     cache = StageCache(tmp_path_factory.mktemp("stages"))
     reports, lines = [], []
-    metrics = run_trial(spec, point, cache, bench, lambda m, stage: reports.append(stage), lines.append)
+    metrics = run_trial(spec, point, cache, bench, lambda m, stage, **_: reports.append(stage), lines.append)
     return metrics, reports, lines
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from xscale import tracking
 from xscale.analysis.report import write_report
 from xscale.analysis.runs import load_runs
+from xscale.analysis.scaling import declared_primary
 from xscale.errors import UserError
 
 SQLITE_PREFIX = "sqlite:///"
@@ -29,7 +30,7 @@ def _check_store(tracking_uri: str) -> None:
             raise UserError(f"no MLflow store at {path} (pass --tracking-uri to point at the sweep's store)")
 
 
-def report_main(sweep_dir: str, tracking_uri: str | None, out: str | None, *, n_boot: int | None = None) -> int:
+def report_main(sweep_dir: str, tracking_uri: str | None, out: str | None) -> int:
     """Analyse the sweep in sweep_dir, write report.md, runs.csv, fits.csv and plots to out
     (default SWEEP_DIR/report/), log them under `report/` of the sweep's parent run; returns 0.
     """
@@ -43,8 +44,7 @@ def report_main(sweep_dir: str, tracking_uri: str | None, out: str | None, *, n_
     out_dir = Path(out) if out else Path(sweep_dir) / "report"
     # Written to a fresh folder first so the parent run gets exactly this report, not stale files of out_dir.
     with tempfile.TemporaryDirectory(prefix="xscale-report-") as staging:
-        kwargs = {} if n_boot is None else {"n_boot": n_boot}
-        files = write_report(runs, parent, staging, **kwargs)
+        files = write_report(runs, parent, staging, primary=declared_primary(parent))
         out_dir.mkdir(parents=True, exist_ok=True)
         for path in files:
             shutil.copy2(path, out_dir / path.name)

@@ -1,177 +1,133 @@
-"""Scaling-law fits with confidence intervals from a bootstrap over seeds.
+"""Slopes with intervals that keep their coverage with few seeds, and the multiplicity correction.
 
-Seeds, not points, are resampled: the points of one seed share its pretraining run, data order and
-initialisation, so they are not independent, and a point-level bootstrap would give CIs too narrow.
+A seed is one replicate of the whole grid: its own pretraining run, initialisation and data order. Points
+of one seed share those, so they are not independent; seeds are. Every effect is therefore estimated
+once per seed (a slope fitted to that seed's points alone, or a paired difference) and the interval is a
+Student t interval over the per-seed estimates: exact under normal seed-to-seed variation, and it widens
+honestly when there are few seeds (a bootstrap over 3 seeds returns their range, which covers the
+truth about 3 times in 4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 from scipy.stats import t as student_t
 
-MIN_X_VALUES = 3
-"""Distinct x values a fit needs (a line through two points says nothing about its own error)."""
-
-MIN_X_VALUES_POWER_LAW = 4
-"""A three-parameter curve through three points fits any data exactly."""
-
-MIN_SEEDS_FOR_CI = 2
-MAX_FAILED_BOOT_FRACTION = 0.2
-"""Above this share of non-converged resamples the CI would describe only the easy resamples."""
+LEVEL = 0.95
+MIN_X_VALUES = 2
+"""Distinct x values a seed needs for its slope."""
+MIN_SEEDS_FOR_INTERVAL = 2
+POWER = 0.8
+"""Power at which the smallest detectable effect is quoted."""
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its 95% bootstrap interval (None when there is none)."""
+    """A mean over seeds with its t interval at `level` (no interval with fewer than 2 seeds)."""
 
     value: float
     low: float | None = None
     high: float | None = None
+    n_seeds: int = 0
+    level: float = LEVEL
+    p_value: float | None = None
+    detectable: float | None = None
+    """Smallest true effect this many seeds would detect with 80% power at `level` (two-sided)."""
+    per_seed: tuple[float, ...] = field(default=(), compare=False)
 
     @property
-    def has_ci(self) -> bool:
+    def has_interval(self) -> bool:
         return self.low is not None and self.high is not None
 
     @property
-    def includes_zero(self) -> bool:
-        """Whether the CI contains zero (True without a CI: nothing excludes zero then)."""
-        return not self.has_ci or self.low <= 0.0 <= self.high
+    def excludes_zero(self) -> bool:
+        return self.has_interval and (self.low > 0 or self.high < 0)
+
+    def at_level(self, level: float) -> Estimate:
+        """The same estimate with its interval at another confidence level."""
+        return t_interval(self.per_seed, level) if self.per_seed else self
 
 
-@dataclass(frozen=True)
-class Fit:
-    """The result of one fit: estimates by parameter name, or a note saying why there are none."""
-
-    model: str
-    params: dict[str, Estimate] = field(default_factory=dict)
-    n_points: int = 0
-    n_x: int = 0
-    n_seeds: int = 0
-    note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.params)
-
-
-def log_linear(x, a, b):
-    """score = a + b·log10(x): b is the change per decade (10x) of x."""
-    return a + b * np.log10(x)
-
-
-def power_law(u, a, b, alpha):
-    """score = a − b·u^−alpha with u = x / min(x), so b is the distance to the asymptote a at min(x)."""
-    return a - b * np.power(u, -alpha)
-
-
-def _as_arrays(x, y, seed, group=None):
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    seed = np.asarray(seed)
-    group = np.zeros(len(x), dtype=int) if group is None else np.unique(np.asarray(group), return_inverse=True)[1]
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    return x[keep], y[keep], seed[keep], group[keep]
-
-
-def _seed_rows(seed: np.ndarray) -> dict:
-    return {s: np.flatnonzero(seed == s) for s in np.unique(seed)}
-
-
-def expanded_tail(n_seeds: int, level: float = 0.95) -> float:
-    """Tail probability for the expanded percentile interval (Hesterberg 2015, "What teachers should know
-    about the bootstrap"): with n resampled units the plain percentile interval is too narrow by about
-    sqrt((n-1)/n) and ignores t-tails; this moves the cut points out to match a t interval. With 3 seeds
-    it reaches the most extreme resamples, i.e. roughly the spread of the per-seed estimates.
-    """
-    t = student_t.ppf(0.5 + level / 2, n_seeds - 1)
-    return float(norm.cdf(-np.sqrt(n_seeds / (n_seeds - 1)) * t))
-
-
-def _bootstrap(
-    seed_ids: np.ndarray,
-    estimator: Callable[[np.ndarray], np.ndarray | None],
-    n_boot: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray | None, str]:
-    """Expanded-percentile 95% CIs of estimator(resampled seed ids); returns (low/high rows x params, note)."""
-    reps = []
-    for _ in range(n_boot):
-        est = estimator(rng.choice(seed_ids, size=len(seed_ids), replace=True))
-        if est is not None and np.all(np.isfinite(est)):
-            reps.append(est)
-    failed = n_boot - len(reps)
-    if failed > MAX_FAILED_BOOT_FRACTION * n_boot:
-        return None, f"no CI: {failed} of {n_boot} bootstrap refits failed"
-    note = f"{failed} of {n_boot} bootstrap refits failed and were dropped" if failed else ""
-    tail = expanded_tail(len(seed_ids))
-    return np.quantile(np.asarray(reps), [tail, 1.0 - tail], axis=0), note
-
-
-def _check(x, min_x: int) -> str:
-    n_x = len(np.unique(x))
-    if n_x < min_x:
-        return f"too few points to fit: {n_x} distinct x value(s), {min_x} needed"
-    return ""
-
-
-def _slope_lstsq(x, y, group) -> np.ndarray | None:
-    """Least-squares [slope] of y on log10 x with one intercept per group (fixed effects)."""
-    n_groups = int(group.max()) + 1 if len(group) else 0
-    design = np.zeros((len(x), n_groups + 1))
-    design[np.arange(len(x)), group] = 1.0
-    design[:, -1] = np.log10(x)
-    # A slope is identified only when some group spans two x values; otherwise lstsq returns noise.
-    if not any(len(np.unique(x[group == g])) > 1 for g in range(n_groups)):
-        return None
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return coef
-
-
-def fit_log_linear(
-    x, y, seed, group=None, n_boot: int = 1000, rng: np.random.Generator | None = None, min_x: int = MIN_X_VALUES
-) -> Fit:
-    """Fit score = a_group + b·log10 x (one intercept per group, a shared slope b per decade of x).
-
-    With a single group the intercept a is reported too. CIs resample seed ids with replacement.
-    """
-    rng = rng or np.random.default_rng(0)
-    x, y, seed, group = _as_arrays(x, y, seed, group)
-    rows = _seed_rows(seed)
-    base = dict(model="log-linear", n_points=len(x), n_x=len(np.unique(x)), n_seeds=len(rows))
-    problem = _check(x, min_x)
-    coef = None if problem else _slope_lstsq(x, y, group)
-    if coef is None:
-        return Fit(**base, note=problem or "no group spans two x values")
-    single = int(group.max()) == 0
-    names = ["intercept", "slope"] if single else ["slope"]
-    point = np.array([coef[0], coef[-1]]) if single else np.array([coef[-1]])
-
-    def estimator(pick):
-        idx = np.concatenate([rows[s] for s in pick])
-        c = _slope_lstsq(x[idx], y[idx], group[idx])
-        if c is None:
-            return None
-        return np.array([c[0], c[-1]]) if single else np.array([c[-1]])
-
-    return _with_ci(base, names, point, rows, estimator, n_boot, rng)
-
-
-def _with_ci(base, names, point, rows, estimator, n_boot, rng, note="") -> Fit:
-    if len(rows) < MIN_SEEDS_FOR_CI:
-        ci, boot_note = None, f"no CI: {len(rows)} seed(s), {MIN_SEEDS_FOR_CI} needed"
+def t_interval(values, level: float = LEVEL) -> Estimate:
+    """Mean of per-seed estimates with its Student t interval, p-value against 0 and detectable effect."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    n = len(v)
+    if n == 0:
+        return Estimate(float("nan"))
+    mean = float(v.mean())
+    if n < MIN_SEEDS_FOR_INTERVAL:
+        return Estimate(mean, n_seeds=n, level=level, per_seed=tuple(v))
+    se = float(v.std(ddof=1) / np.sqrt(n))
+    q = float(student_t.ppf(0.5 + level / 2, n - 1))
+    if se == 0:
+        p = 0.0 if mean != 0 else 1.0
     else:
-        ci, boot_note = _bootstrap(np.array(list(rows)), estimator, n_boot, rng)
-    notes = "; ".join(n for n in (note, boot_note) if n)
-    params = {
-        name: Estimate(float(point[i]), *((float(ci[0, i]), float(ci[1, i])) if ci is not None else ()))
-        for i, name in enumerate(names)
-    }
-    return Fit(**base, params=params, note=notes)
+        p = float(2 * student_t.sf(abs(mean) / se, n - 1))
+    detectable = (q + float(student_t.ppf(POWER, n - 1))) * se
+    return Estimate(mean, mean - q * se, mean + q * se, n, level, p, detectable, tuple(v))
+
+
+def seed_slope(x, y, group=None) -> float | None:
+    """Least-squares slope of y on log10 x with one intercept per group (the other axes held fixed);
+    None when no group spans two x values."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    if group is None:
+        group = np.zeros(len(x), dtype=int)
+    g = np.unique(np.asarray(group)[keep], return_inverse=True)[1]
+    x, y = x[keep], y[keep]
+    if not any(len(np.unique(x[g == k])) >= MIN_X_VALUES for k in range(g.max() + 1 if len(g) else 0)):
+        return None
+    design = np.zeros((len(x), g.max() + 2))
+    design[np.arange(len(x)), g] = 1.0
+    design[:, -1] = np.log10(x)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(coef[-1])
+
+
+def slope(x, y, seed, group=None, level: float = LEVEL) -> tuple[Estimate | None, str]:
+    """Slope per decade of x: the t interval over per-seed slopes. Returns (estimate, note)."""
+    x, y, seed = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(seed)
+    group = np.zeros(len(x), dtype=int) if group is None else np.asarray(group)
+    per_seed, skipped = [], []
+    for s in np.unique(seed):
+        rows = seed == s
+        b = seed_slope(x[rows], y[rows], group[rows])
+        (per_seed if b is not None else skipped).append(b if b is not None else s)
+    if not per_seed:
+        return None, f"no seed has {MIN_X_VALUES} distinct x values"
+    note = f"seeds without two x values left out: {', '.join(map(str, skipped))}" if skipped else ""
+    return t_interval(per_seed, level), note
+
+
+def paired_difference(first: dict, second: dict, level: float = LEVEL) -> Estimate:
+    """`first - second` over the seeds both have ({seed: value}), with its t interval."""
+    shared = sorted(set(first) & set(second))
+    return t_interval([first[s] - second[s] for s in shared], level)
+
+
+def holm(p_values: list[float | None], alpha: float = 1 - LEVEL) -> list[float | None]:
+    """Holm's step-down procedure: the confidence level of each hypothesis's interval, so that an
+    interval excludes 0 exactly when Holm rejects the hypothesis (family-wise error `alpha`).
+
+    Hypotheses in order of p-value get alpha/m, alpha/(m-1), ...; once one is not rejected, it and
+    every later one keep that step's level. None (no p-value) stays None."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(order)
+    levels: list[float | None] = [None] * len(p_values)
+    stopped_at = None
+    for rank, (p, i) in enumerate(order):
+        step_alpha = alpha / (m - rank) if stopped_at is None else stopped_at
+        if stopped_at is None and p > step_alpha:
+            stopped_at = step_alpha
+        levels[i] = 1 - step_alpha
+    return levels
+
+
+# --------------------------------------------------------------------------------- power law
 
 
 ALPHA_BOUNDS = (1e-3, 10.0)
@@ -185,20 +141,36 @@ def _linear_given_alpha(u, y, alphas):
     yc = y - y.mean()
     szz = (zc * zc).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (zc * yc[:, None]).sum(axis=0) / szz
-    a = y.mean() - slope * z.mean(axis=0)
-    sse = ((y[:, None] - a - slope * z) ** 2).sum(axis=0)
-    return a, -slope, np.where(szz > 0, sse, np.inf)
+        b = (zc * yc[:, None]).sum(axis=0) / szz
+    a = y.mean() - b * z.mean(axis=0)
+    sse = ((y[:, None] - a - b * z) ** 2).sum(axis=0)
+    return a, -b, np.where(szz > 0, sse, np.inf)
 
 
-def _fit_power_law_once(u, y) -> np.ndarray | None:
-    """Least squares by variable projection: a grid over alpha, then a bounded 1-D refinement.
+@dataclass(frozen=True)
+class PowerLaw:
+    """score = a − b·(x / x_min)^−alpha: a is the asymptote, b the distance to it at the smallest x."""
 
-    a and b are linear given alpha, so only alpha needs a search; this finds the global optimum on
-    the grid (curve_fit can stop in a local one) and is fast enough to refit every bootstrap resample.
-    """
-    if len(np.unique(u)) < 3:
+    a: float
+    b: float
+    alpha: float
+    x_min: float
+    note: str = ""
+
+    def __call__(self, x):
+        return self.a - self.b * np.power(np.asarray(x, dtype=float) / self.x_min, -self.alpha)
+
+
+def fit_power_law(x, y) -> PowerLaw | None:
+    """Least squares by variable projection (a grid over alpha, then a bounded 1-D refinement): a and b
+    are linear given alpha, so this finds the global optimum on the grid. A point estimate only: with 3-4
+    x values a three-parameter curve has no interval worth quoting; the report's claims rest on slopes."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[keep], y[keep]
+    if len(np.unique(x)) < 4:
         return None
+    u = x / x.min()
     _, _, sse = _linear_given_alpha(u, y, _ALPHA_GRID)
     i = int(np.argmin(sse))
     if not np.isfinite(sse[i]):
@@ -207,65 +179,9 @@ def _fit_power_law_once(u, y) -> np.ndarray | None:
     best = minimize_scalar(lambda al: _linear_given_alpha(u, y, [al])[2][0], bounds=(lo, hi), method="bounded")
     alpha = float(best.x) if best.success and best.fun <= sse[i] else float(_ALPHA_GRID[i])
     a, b, _ = _linear_given_alpha(u, y, [alpha])
-    return np.array([a[0], b[0], alpha])
-
-
-def fit_power_law(x, y, seed, n_boot: int = 1000, rng: np.random.Generator | None = None) -> Fit:
-    """Fit the saturating power law score = a − b·(x/min x)^−alpha; a is the asymptote."""
-    rng = rng or np.random.default_rng(0)
-    x, y, seed, _ = _as_arrays(x, y, seed)
-    rows = _seed_rows(seed)
-    base = dict(model="power law", n_points=len(x), n_x=len(np.unique(x)), n_seeds=len(rows))
-    problem = _check(x, MIN_X_VALUES_POWER_LAW)
-    if problem:
-        return Fit(**base, note=problem)
-    u = x / x.min()
-    point = _fit_power_law_once(u, y)
-    if point is None:
-        return Fit(**base, note="power law did not converge")
-
-    def estimator(pick):
-        idx = np.concatenate([rows[s] for s in pick])
-        return _fit_power_law_once(u[idx], y[idx])
-
-    return _with_ci(base, ["a", "b", "alpha"], point, rows, estimator, n_boot, rng, note="x normalised by its minimum")
-
-
-def slope_difference(
-    first: tuple, second: tuple, n_boot: int = 1000, rng: np.random.Generator | None = None
-) -> tuple[Estimate | None, str]:
-    """Slope of `first` minus slope of `second`, each an (x, y, seed, group) log-linear fit.
-
-    Paired bootstrap: the same resampled seed ids feed both refits, so what the two curves share
-    through a seed (its pretraining run, its data order) cancels in the difference.
-    """
-    rng = rng or np.random.default_rng(0)
-    a = _as_arrays(*first)
-    b = _as_arrays(*second)
-    for arrays in (a, b):
-        problem = _check(arrays[0], MIN_X_VALUES)
-        if problem:
-            return None, problem
-    slopes = [_slope_lstsq(arr[0], arr[1], arr[3]) for arr in (a, b)]
-    if any(s is None for s in slopes):
-        return None, "no group spans two x values"
-    point = slopes[0][-1] - slopes[1][-1]
-    rows_a, rows_b = _seed_rows(a[2]), _seed_rows(b[2])
-    shared = np.array(sorted(set(rows_a) & set(rows_b)))
-    if len(shared) < MIN_SEEDS_FOR_CI:
-        return Estimate(float(point)), f"no CI: {len(shared)} shared seed(s), {MIN_SEEDS_FOR_CI} needed"
-
-    def estimator(pick):
-        out = []
-        for (x, y, _, g), rows in ((a, rows_a), (b, rows_b)):
-            idx = np.concatenate([rows[s] for s in pick])
-            c = _slope_lstsq(x[idx], y[idx], g[idx])
-            if c is None:
-                return None
-            out.append(c[-1])
-        return np.array([out[0] - out[1]])
-
-    ci, note = _bootstrap(shared, estimator, n_boot, rng)
-    if ci is None:
-        return Estimate(float(point)), note
-    return Estimate(float(point), float(ci[0, 0]), float(ci[1, 0])), note
+    note = ""
+    if alpha <= ALPHA_BOUNDS[0] * 1.01:
+        note = "alpha at its lower bound: no saturation visible"
+    elif alpha >= ALPHA_BOUNDS[1] * 0.99:
+        note = "alpha at its upper bound: flat beyond the smallest x"
+    return PowerLaw(float(a[0]), float(b[0]), alpha, float(x.min()), note)

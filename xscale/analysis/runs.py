@@ -93,5 +93,7 @@ def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
         "sweep_dir": latest["tags"].get("xscale.sweep_dir", ""),
         "spec_name": latest["params"].get("spec.name", ""),
         "tracking_uri": tracking_uri,
+        "params": latest["params"],
+        "tags": latest["tags"],
     }
     return info, runs_frame(children)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from xscale.keys import AXIS_FIELDS, XTREME_SCORE, cell_id
 from xscale.spec import Spec
+from xscale.sweep.trial import CURVES
 from xscale.tracking import Tracker
 
 
@@ -70,6 +71,7 @@ class TrackingCallback(tune.Callback):
         run_id = self._run(trial)
         if trial.trial_id not in self.finished_before:
             self.tracker.log(run_id, result, step)
+            self.tracker.log_curves(run_id, result.get(CURVES) or {})
         self.rows[trial.trial_id] = {**trial.config, **{k: v for k, v in result.items() if "/" in k}}
 
     def _line(self, trial, status: str, reason: str = "") -> None:

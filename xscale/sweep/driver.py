@@ -7,10 +7,13 @@ resume it), the stage cache (`--cache-dir`), the MLflow store (`--tracking-uri`)
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
 import os
+import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -127,8 +130,11 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
         1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": cache_root,
         "tracking_uri": uri, "resume": resume}
-    tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume,
-                         "cache": use_cache}, {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)})
+    primary = [e.model_dump() for e in spec.analysis.primary]
+    tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume, "cache": use_cache,
+                         "analysis.primary": json.dumps(primary) if primary else ""},
+                        {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)},
+                        provenance(spec_text))
     total = resolved["trials"]
     print(f"xscale sweep {spec.name}: {len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s), "
           f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {storage}")
@@ -198,6 +204,30 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
               + (f" --out {out}" if out else "") + "`")
         return 130
     return 0 if finished else 1
+
+
+def provenance(spec_text: str) -> dict[str, str]:
+    """Tags that say what made a sweep: the git commit of the code, the library versions, the spec's hash."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    tags = {"xscale.spec_sha256": hashlib.sha256(spec_text.encode()).hexdigest()}
+    for package in ("xscale", "torch", "transformers", "ray", "mlflow", "optuna", "datasets"):
+        try:
+            tags[f"xscale.version.{package}"] = version(package)
+        except PackageNotFoundError:
+            pass
+    tags["xscale.version.python"] = platform.python_version()
+    source = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    if commit:
+        tags["xscale.git_commit"] = commit + ("-dirty" if dirty else "")
+    return tags
 
 
 def stage_compute(rows: list[dict[str, Any]]) -> dict[str, float]:

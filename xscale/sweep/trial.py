@@ -18,6 +18,9 @@ from ray import tune
 from xscale.keys import TrialPoint, cell_id
 from xscale.spec import Spec
 
+CURVES = "curves"
+"""The report field that carries training curves: {`{stage}/{task}`: [[step, loss, lr], ...]}."""
+
 
 def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool, sweep_dir: str = "") -> None:
     """Ray Tune function trainable: run the pipeline for one point and report after each stage."""
@@ -37,14 +40,18 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
     # staging folder when the cache is an object store URI (every node derives the same data from the seed).
     data = make(spec, cache.staging if "://" in cache_root else Path(cache_root))
     stage_index = {"n": 0}
+    sent: set[str] = set()
 
-    def report(metrics: dict[str, float], stage: str) -> None:
+    def report(metrics: dict[str, float], stage: str, curves: dict | None = None) -> None:
         stage_index["n"] += 1
         computed: dict[str, int] = {}
         for name in cache.computed:
             computed[name.split("/")[0]] = computed.get(name.split("/")[0], 0) + 1
         extra = {f"cache/computed/{k}": v for k, v in computed.items()}
-        tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"]})
+        # Each training curve travels once, with the report of the stage that made it.
+        new = {k: v for k, v in (curves or {}).items() if k not in sent and v}
+        sent.update(new)
+        tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"], CURVES: new})
         if stage == hooks.get("kill_worker_after_stage"):
             _kill_worker_once(sweep_dir, point)
 

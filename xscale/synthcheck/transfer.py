@@ -59,11 +59,14 @@ def check_spec(seed: int, preset: str, targets: tuple[str, ...], pretrain_tokens
         "model": {"size": size, "max_seq_len": 64},
         "pretrain": {"pretrain_tokens": pretrain_tokens, "max_seq_len": 64, "batch_size": 32,
                      "short_seq_len": CHECK_SHORT_SEQ_LEN, "short_seq_fraction": 0.8, "lr": 2e-3,
-                     "warmup_fraction": 0.1, "checkpoint_fraction": {"grid": list(CHECK_FRACTIONS)}},
+                     "warmup_fraction": 0.1, "checkpoint_fraction": {"grid": list(CHECK_FRACTIONS)},
+                     "schedule": "linear"},
         "intermediate": {"task": "none"},
         "target": {"tasks": list(targets), "epochs": epochs, "max_eval_examples": 1000,
                    "freeze_embeddings": freeze_embeddings},
-        "probes": {"after": ["pretrain"], "max_pairs": 500},
+        # The retrieval rows read the last layer's mean-centred accuracy averaged over every language.
+        "probes": {"after": ["pretrain"], "max_pairs": 500, "kinds": ["retrieval"], "layers": ["last"],
+                   "average_excludes": [], "random_reference": False},
         "optim": {"lr": lr, "batch_size": 32},
         "seed": seed,
     }, name="synth-check")
@@ -74,7 +77,7 @@ def run_check_trial(spec, bench, cache, fraction: float) -> dict[str, float]:
     from xscale.pipeline import run_trial
 
     point = TrialPoint.from_config({**spec.cells()[0], "pretrain.checkpoint_fraction": fraction})
-    return run_trial(spec, point, cache, bench, report=lambda m, s: None, log=lambda m: None)
+    return run_trial(spec, point, cache, bench, report=lambda m, s, **_: None, log=lambda m: None)
 
 
 def model_checks(bench_dir: Path, seed: int, size: str = CHECK_SIZE, pretrain_tokens: int = CHECK_PRETRAIN_TOKENS,

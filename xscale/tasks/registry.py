@@ -104,6 +104,8 @@ class TaskInfo:
     """Licence or access caveat shown to the user."""
     synthetic: bool
     """Whether the embedded synthetic benchmark provides a task of this name."""
+    choices: int | None = None
+    """Candidate answers per question of a multiple-choice task (its chance level is 1/choices)."""
 
     def hub_config_for(self, lang: str) -> str | None:
         """The Hub config name for one language (None for single-config datasets)."""
@@ -166,7 +168,7 @@ TASKS: dict[str, TaskInfo] = {
         labels=("0", "1", "2", "3"), languages=_EN, metric="accuracy", metrics=("accuracy",),
         text_fields=("ctx", "endings"), label_field="label", hub_id="Rowan/hellaswag",
         hub_config=None, train_task="hellaswag", local_reader="read_hellaswag_jsonl",
-        license_note="HellaSwag, MIT; test labels are hidden", synthetic=True,
+        license_note="HellaSwag, MIT; test labels are hidden", synthetic=True, choices=4,
     ),
     "ccg": TaskInfo(
         name="ccg", role="intermediate", format="tagging", labels=(), languages=_EN,
@@ -181,14 +183,14 @@ TASKS: dict[str, TaskInfo] = {
         labels=("0", "1", "2", "3"), languages=_EN, metric="accuracy", metrics=("accuracy",),
         text_fields=("context", "question", "answer0", "answer1", "answer2", "answer3"),
         label_field="label", hub_id="allenai/cosmos_qa", hub_config=None, train_task="cosmosqa",
-        local_reader="read_cosmosqa_csv", license_note="Cosmos QA, CC BY 4.0", synthetic=False,
+        local_reader="read_cosmosqa_csv", license_note="Cosmos QA, CC BY 4.0", synthetic=False, choices=4,
     ),
     "commonsenseqa": TaskInfo(
         name="commonsenseqa", role="intermediate", format="multiple_choice",
         labels=("A", "B", "C", "D", "E"), languages=_EN, metric="accuracy", metrics=("accuracy",),
         text_fields=("question", "choices"), label_field="answerKey", hub_id="tau/commonsense_qa",
         hub_config=None, train_task="commonsenseqa", local_reader="read_commonsenseqa_jsonl",
-        license_note="CommonsenseQA, MIT; test labels are hidden", synthetic=False,
+        license_note="CommonsenseQA, MIT; test labels are hidden", synthetic=False, choices=5,
     ),
     # Target tasks: XTREME (Hu et al. 2020), trained on English and evaluated zero-shot.
     "xnli": TaskInfo(
@@ -279,6 +281,32 @@ def _sources(task: TaskInfo) -> str:
     if task.local_reader is not None:
         parts.append(f"local:{task.local_reader}")
     return ", ".join(parts)
+
+
+LEARNED_MARGIN = 25.0
+"""Points above chance that a classification or multiple-choice task must reach in English to count as learned."""
+LEARNED_MIN = 40.0
+"""Score (F1, or accuracy for CCG supertags) a tagging or QA task must reach in English to count as learned."""
+
+
+def chance_level(task: TaskInfo) -> float | None:
+    """The primary metric of a model that guesses (points): 100/classes or 100/choices; None for tasks
+    with an open label set (tagging, QA) or without training (retrieval)."""
+    if task.format in ("classification", "pair_classification") and task.labels:
+        return 100.0 / len(task.labels)
+    if task.format == "multiple_choice" and task.choices:
+        return 100.0 / task.choices
+    return None
+
+
+def learning_threshold(task: TaskInfo) -> float | None:
+    """The English dev score above which the model has learned `task` (the learning gate): chance +
+    `LEARNED_MARGIN` where chance is defined, else `LEARNED_MIN`; None for retrieval tasks, which
+    train nothing and so have nothing to learn."""
+    if task.format == "retrieval":
+        return None
+    chance = chance_level(task)
+    return chance + LEARNED_MARGIN if chance is not None else LEARNED_MIN
 
 
 def task_table() -> list[dict]:
