@@ -6,6 +6,8 @@ of its task's format on top, as STILTs does.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 import torch
@@ -122,8 +124,14 @@ def encoder_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def count_params(config: PretrainedConfig) -> dict[str, int]:
     """Parameter counts of the bare encoder, computed from a materialised model (never typed by hand)."""
+    return dict(_count_params(config.to_json_string()))
+
+
+@functools.lru_cache(maxsize=64)
+def _count_params(config_json: str) -> tuple[tuple[str, int], ...]:
+    config = AutoConfig.for_model(**json.loads(config_json))
     with torch.device("meta"):
         model = AutoModelForMaskedLM.from_config(config).base_model
     total = sum(p.numel() for p in model.parameters())
     embedding = sum(p.numel() for n, p in model.named_parameters() if "embeddings" in n)
-    return {"params": total, "non_embedding_params": total - embedding}
+    return (("params", total), ("non_embedding_params", total - embedding))

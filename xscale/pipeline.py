@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from datasets import concatenate_datasets
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from xscale import formats, keys, mlm, models, probes
@@ -348,14 +349,35 @@ def _multitask_loss(mlm_weight: float):
     return loss
 
 
-def evaluate(ctx: Context, task: TaskInfo, model: torch.nn.Module, ds, lang: str) -> dict[str, float]:
-    """Score `model` on raw rows `ds` of `task` in `lang`."""
+def evaluate(ctx: Context, task: TaskInfo, model: torch.nn.Module, sets: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Score `model` on raw rows of `task` per language ({lang: rows}), from one inference pass over
+    every language's inputs (larger length-sorted batches than one pass per language)."""
     cap = ctx.spec.target.max_eval_examples
-    if cap and len(ds) > cap:
-        ds = ds.select(range(cap))
-    enc = formats.encode(task, ds, ctx.tokenizer, ctx.spec.model.max_seq_len, train=False)
-    out = formats.predict(model, enc, batch_size=128, pad_id=ctx.tokenizer.pad_token_id)
-    return formats.score(task, ds, enc, out, lang)
+    sets = {lang: ds.select(range(cap)) if cap and len(ds) > cap else ds for lang, ds in sets.items()}
+    encoded = {lang: encode_cached(ctx, task, ds, train=False) for lang, ds in sets.items()}
+    outputs = formats.predict(model, concatenate_datasets(list(encoded.values())), batch_size=256,
+                              pad_id=ctx.tokenizer.pad_token_id)
+    scores, start = {}, 0
+    for lang, enc in encoded.items():
+        part = {k: v[start:start + len(enc)] for k, v in outputs.items()}
+        scores[lang] = formats.score(task, sets[lang], enc, part, lang)
+        start += len(enc)
+    return scores
+
+
+_ENCODED: dict[tuple, Any] = {}
+"""Encoded datasets of this process, by data, rows and settings: a worker that runs several trials
+tokenises each dataset once."""
+
+
+def encode_cached(ctx: Context, task: TaskInfo, ds, train: bool):
+    """`formats.encode`, memoised per process by the rows' fingerprint and the data's tokenizer."""
+    key = (ctx.data.key, task.name, ds._fingerprint, ctx.spec.model.max_seq_len, train)
+    if key not in _ENCODED:
+        if len(_ENCODED) > 256:
+            _ENCODED.clear()
+        _ENCODED[key] = formats.encode(task, ds, ctx.tokenizer, ctx.spec.model.max_seq_len, train=train)
+    return _ENCODED[key]
 
 
 def _steps(n_examples: int, epochs: float, batch_size: int) -> int:
@@ -384,7 +406,7 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
         for name in names:
             task = get_task(name)
             rows = fraction_subset(ctx.data.train(task, translated=it.translated), frac, it.max_train_examples)
-            enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
+            enc = encode_cached(ctx, task, rows, train=True)
             heads[name] = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed)
             streams[name] = formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed)
             sizes[name] = len(rows)
@@ -403,7 +425,7 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
         res = train(model, items, ctx.train_config(steps), loss_fn=_multitask_loss(it.mlm_weight))
         scores: dict[str, float] = {}
         for name, (task, dev) in devsets.items():
-            for metric, v in evaluate(ctx, task, model.heads[name], dev, ENGLISH).items():
+            for metric, v in evaluate(ctx, task, model.heads[name], {ENGLISH: dev})[ENGLISH].items():
                 scores[keys.metric("intermediate", name, ENGLISH, metric)] = v
         save_encoder(out, model)
         return {"metrics": scores, "examples": sum(sizes.values()), "tokens": res.tokens, "seconds": res.seconds,
@@ -445,7 +467,7 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             rows = ctx.data.train(task)
             if tc.max_train_examples:
                 rows = rows.select(range(min(len(rows), tc.max_train_examples)))
-            enc = formats.encode(task, rows, tok, ctx.spec.model.max_seq_len, train=True)
+            enc = encode_cached(ctx, task, rows, train=True)
             model = models.build(config, task.format, num_labels=formats.num_labels(task, rows), encoder_state=state, seed=ctx.seed).to(device())
             if tc.freeze_embeddings:
                 models.freeze_embeddings(model)
@@ -453,10 +475,11 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             res = train(model, formats.batches(enc, ctx.spec.optim.batch_size, tok.pad_token_id, seed=ctx.seed),
                         ctx.train_config(steps))
             tokens, seconds, curve = res.tokens, res.seconds, _curve(res)
-            for metric, v in evaluate(ctx, task, model, ctx.data.dev(task), ENGLISH).items():
+            for metric, v in evaluate(ctx, task, model, {ENGLISH: ctx.data.dev(task)})[ENGLISH].items():
                 scores[keys.dev(task.name, metric)] = v
-            for lang in ctx.data.languages(task):
-                for metric, v in evaluate(ctx, task, model, ctx.data.test(task, lang), lang).items():
+            tests = {lang: ctx.data.test(task, lang) for lang in ctx.data.languages(task)}
+            for lang, lang_scores in evaluate(ctx, task, model, tests).items():
+                for metric, v in lang_scores.items():
                     scores[keys.metric("target", task.name, lang, metric)] = v
             probe_model = model.base_model
         if probe_model is not None and "target" in ctx.spec.probes.after:

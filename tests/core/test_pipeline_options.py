@@ -47,7 +47,8 @@ def test_multitask_mlm_translated_intermediate(tmp_path):
 def test_short_sequence_phase_then_full_length(tmp_path):
     """`pretrain.short_seq_len`: the first steps read the corpus packed short (as many tokens per
     step), the rest of the same prefix follows at max_seq_len; the pretraining run uses it."""
-    from xscale.pipeline import Context, _mlm_batches, short_batch_size
+    from xscale.mlm import short_batch_size
+    from xscale.pipeline import Context, corpus_batches
 
     datasets.disable_progress_bars()
     torch.set_num_threads(1)
@@ -65,12 +66,12 @@ def test_short_sequence_phase_then_full_length(tmp_path):
                   StageCache(tmp_path / "cache"), bench, lambda m: None)
     p = spec.pretrain
     assert short_batch_size(p) == 4 * 30 // 6  # 20 sequences of 6 body tokens = 4 of 30
-    batches = _mlm_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, short_steps=3)
+    batches = corpus_batches(ctx, p.max_seq_len, p.batch_size, p.pretrain_tokens, short_steps=3)
     ids = [next(batches)["input_ids"] for _ in range(6)]
     assert [tuple(x.shape) for x in ids] == [(20, 8)] * 3 + [(4, 32)] * 3
     # The short phase and the long one read consecutive parts of the same token stream.
     bodies = [tok for x in ids for row in x.tolist() for tok in row[1:-1]]
-    plain = [tok for row in next(_mlm_batches(ctx, 182, 1, 180))["input_ids"].tolist() for tok in row[1:-1]]
+    plain = [tok for row in next(corpus_batches(ctx, 182, 1, 180))["input_ids"].tolist() for tok in row[1:-1]]
     assert bodies[:180] == plain
 
     logs = []

@@ -23,11 +23,20 @@ def test_shipped_specs_validate():
 def test_main_sweep_shape():
     spec = load_spec(ROOT / "search_spaces" / "size_vs_data.yaml")
     axes = spec.grid_axes()
-    assert len(axes["model.size"]) == 3
-    assert len(axes["intermediate.fraction"]) == 3
-    assert len(axes["pretrain.checkpoint_fraction"]) == 2
+    assert len(axes["model.size"]) == 2
+    assert axes["intermediate.fraction"] == (0.0, 0.2, 1.0)  # 0: the no-intermediate baseline
+    assert len(axes["pretrain.checkpoint_fraction"]) == 2 and spec.pretrain.schedule == "wsd"
     assert "optim.lr" in spec.searched_axes() and spec.search.algorithm == "optuna"
-    assert len(spec.cells()) == 18
+    assert len(spec.cells()) == 12
+
+
+@pytest.mark.parametrize("name, question", [("size_alignment", "Q1"), ("data_vs_pretrain", "Q2")])
+def test_the_question_studies_have_5_paired_seeds_a_baseline_and_a_primary_endpoint(name, question):
+    spec = load_spec(ROOT / "search_spaces" / f"{name}.yaml")
+    assert len(spec.grid_axes()["seed"]) >= 5
+    assert [e.question for e in spec.analysis.primary] == [question]
+    baseline = "none" in spec.grid_axes()["intermediate.task"] or 0.0 in spec.grid_axes()["intermediate.fraction"]
+    assert baseline
 
 
 def test_every_error_reported_at_once():

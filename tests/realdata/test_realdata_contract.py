@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from xscale import formats, models
-from xscale.pipeline import mask_tokens, mlm_loss
+from xscale.mlm import mask_tokens, mlm_loss
 from xscale.tasks import metrics
 from xscale.tasks.registry import TASKS, get_task
 from xscale.train import TrainConfig, train

@@ -2,8 +2,8 @@
 
 A failing anchor means the benchmark or the recipe is off (a bug to explain), not a finding:
 - zero-shot score rises with model size (Conneau et al. 2020, Phang et al. 2020);
-- a learned intermediate task related to a target (MNLI-like -> XNLI-like, SQuAD-like -> XQuAD-like)
-  does not hurt that target on average (Phang et al. 2020);
+- a learned intermediate task of the same kind as a target (MNLI-like -> XNLI-like, SQuAD-like ->
+  XQuAD-like) does not hurt that target on average (Phang et al. 2020);
 - on the embedded benchmark, the language ladder clone >= near > vso > sov > inv that its design builds in.
 
 Each anchor is an interval over seeds. `>`-anchors hold when the interval lies above zero; `>=`-anchors
@@ -23,7 +23,7 @@ from xscale.analysis.table import AxisData, is_baseline
 from xscale.keys import FRACTION, SEED, TASK
 from xscale.tasks.registry import TASKS
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "FAILS", "inconclusive"
+HOLDS, FAILS, INCONCLUSIVE, NOT_APPLICABLE = "holds", "FAILS", "inconclusive", "not applicable"
 LADDER = ("clone", "near", "vso", "sov", "inv")
 LADDER_STRICT = {("clone", "near"): False}
 """Ladder steps that only need `>=` (clone and near share English grammar up to adjective order)."""
@@ -58,9 +58,9 @@ def size_anchor(size_axis: AxisData | None) -> Anchor | None:
 
 
 def related_pairs() -> list[tuple[str, str]]:
-    """(intermediate task, target task) pairs whose target trains on the intermediate task's data."""
-    return [(t.train_task, t.name) for t in TASKS.values()
-            if t.role == "target" and t.train_task and TASKS[t.train_task].role == "intermediate"]
+    """(intermediate task, target task) pairs of the same kind (the registry's `related`): NLI and XNLI,
+    extractive QA and XQuAD/MLQA/TyDiQA, paraphrase and PAWS-X."""
+    return [(t.name, target) for t in TASKS.values() if t.role == "intermediate" for target in t.related]
 
 
 def related_anchors(points: pd.DataFrame, answer_tasks: dict[str, str]) -> list[Anchor]:
@@ -108,7 +108,14 @@ def ladder_anchors(points: pd.DataFrame) -> list[Anchor]:
 
 
 def all_anchors(points: pd.DataFrame, answer_tasks: dict[str, str], size_axis: AxisData | None) -> list[Anchor]:
-    anchors = [a for a in (size_anchor(size_axis),) if a is not None]
-    if len(points):
-        anchors += related_anchors(points, answer_tasks) + ladder_anchors(points)
+    """Every anchor this sweep can test; one `not applicable` entry, with the reason, for each it cannot."""
+    size = size_anchor(size_axis)
+    anchors = [size] if size is not None else [
+        Anchor("zero-shot score rises with model size", NOT_APPLICABLE, None, "model size does not vary")]
+    related = related_anchors(points, answer_tasks) if len(points) else []
+    anchors += related or [Anchor("a learned related intermediate task does not hurt its target", NOT_APPLICABLE,
+                                  None, "no learned (intermediate, target) pair of the same kind with a baseline")]
+    ladder = ladder_anchors(points) if len(points) else []
+    anchors += ladder or [Anchor("language ladder clone >= near > vso > sov > inv", NOT_APPLICABLE, None,
+                                 "not the synthetic languages")]
     return [a for a in anchors if a.estimate is None or np.isfinite(a.estimate.value)]

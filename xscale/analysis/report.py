@@ -16,7 +16,7 @@ import pandas as pd
 from xscale.analysis import plots
 from xscale.analysis.anchors import FAILS, HOLDS
 from xscale.analysis.fits import Estimate
-from xscale.analysis.scaling import Analysis, Effect, analyse
+from xscale.analysis.scaling import ALIGNED_MARGIN, Analysis, Effect, aligned, analyse
 from xscale.analysis.table import SELECTION_METRIC, config_keys, fmt_value, value_order
 from xscale.tasks.registry import TASKS, learning_threshold
 
@@ -93,8 +93,9 @@ def summary_lines(analysis: Analysis, parent: dict) -> list[str]:
             lines.append(f"- **{question} (primary: `{declared[0]}` vs `{declared[1]}`)**: not answered: "
                          f"{analysis.primary_notes.get(question, 'no data')}.")
     if analysis.anchors:
-        lines.append("- **Anchors**: " + "; ".join(f"{a.name}: {a.status} ({num(a.estimate.value)}, "
-                                                   f"{interval(a.estimate)})" for a in analysis.anchors) + ".")
+        lines.append("- **Anchors**: " + "; ".join(
+            f"{a.name}: {a.status} ({num(a.estimate.value)}, {interval(a.estimate)})" if a.estimate is not None
+            else f"{a.name}: {a.status} ({a.detail})" for a in analysis.anchors) + ".")
     failed = {**{f"{t} (target)": v for t, v in analysis.gated.failed.items()},
               **{f"{t} (intermediate)": v for t, v in analysis.gated.intermediate_failed.items()}}
     if failed:
@@ -210,11 +211,21 @@ def gate_section(analysis: Analysis) -> list[str]:
                 threshold = learning_threshold(info) if info else None
                 rows.append([name, "intermediate", f"{int((g == 1).sum())} of {int(g.notna().sum())}",
                              f"{threshold:.1f}" if threshold is not None else "–"])
+    points = analysis.points
+    for probe in analysis.probes:
+        excess = f"excess/pretrain/{probe}/avg"
+        if excess in points.columns and not probe.endswith("_mid"):
+            ok = aligned(points, probe)
+            sizes = sorted(points.loc[~ok, "model.size"].astype(str).unique()) if "model.size" in points.columns else []
+            rows.append([f"{probe} alignment", "pretrain", f"{int(ok.sum())} of {len(ok)}",
+                         f"random init + {ALIGNED_MARGIN[probe]:g}" + (f" (not: {', '.join(sizes)})" if sizes else "")])
     return ["## Learning gate", "",
             "A task counts as learned in a trial when its English dev score reaches the threshold (classification "
             "and multiple choice: chance + 25 points; tagging and QA: 40). A target task enters the aggregates only "
             "if it learned in every selected trial; an intermediate task that did not learn keeps its trial out of "
-            "every fit (on the data axis: unless the same group learned it at its largest fraction).", "",
+            "every fit (on the data axis: unless the same group learned it at its largest fraction). The alignment "
+            "rows are the alignment gate: an encoder whose pretrained alignment does not beat a random-init encoder "
+            "of its size by the margin has nothing to retain, so it is kept out of the retention fits.", "",
             md_table(["task", "stage", "learned in", "threshold"], rows), ""]
 
 

@@ -41,6 +41,10 @@ from xscale.keys import CHECKPOINT, FRACTION, SEED, SIZE, TASK
 STAGES = ("pretrain", "intermediate", "target")
 PROBE_METRICS = {"retrieval": "accuracy", "cka": "cka", "cka_debiased": "cka"}
 """Reported metric of each probe (a `_mid` probe reads the middle layer and reports the same metric)."""
+ALIGNED_MARGIN = {"retrieval": 10.0, "cka": 0.05, "cka_debiased": 0.05}
+"""How far a pretrained encoder's probe must exceed the same probe on a random-init encoder of its size
+for the encoder to count as aligned: an encoder that never aligned has no alignment to retain, so its
+retention ratio and drop are noise, kept out of their fits (the alignment gate)."""
 EXTRAPOLATION_DECADES = 1.5
 """Non-embedding parameters the size ladder must span for the extrapolation check."""
 DEFAULT_PRIMARY = {"Q1": ("align/drop/retrieval/avg", SIZE), "Q2": ("zeroshot", FRACTION)}
@@ -248,10 +252,22 @@ def _effects(analysis: Analysis) -> None:
             if column.startswith(("align/retention/", "align/drop/")) and TASK in frame.columns:
                 # Alignment kept after intermediate training: the baseline trains no intermediate stage.
                 frame = frame[~frame.apply(is_baseline, axis=1)] if len(frame) else frame
+            if column.startswith(("align/retention", "align/drop")):
+                frame = frame[aligned(frame, column.split("/")[2])] if len(frame) else frame
             if frame.empty:
                 continue
             e, note = slope(frame["x"], frame[column], frame[SEED], frame["series"])
             analysis.effects.append(Effect(quantity(column), key, per, e, note))
+
+
+def aligned(frame: pd.DataFrame, probe: str) -> pd.Series:
+    """The alignment gate: True where the pretrained encoder beats its random-init reference on `probe` by
+    `ALIGNED_MARGIN` (True everywhere when no reference was probed)."""
+    metric = PROBE_METRICS.get(probe.removesuffix("_mid"))
+    excess = f"excess/pretrain/{probe}/avg"
+    if metric is None or excess not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    return frame[excess] >= ALIGNED_MARGIN[probe.removesuffix("_mid")]
 
 
 def _per(data: AxisData) -> str:
@@ -351,7 +367,7 @@ def _extrapolate(analysis: Analysis) -> tuple[Extrapolation | None, str]:
     frame = data.frame.dropna(subset=["zeroshot"])
     xs = sorted(frame["x"].unique())
     decades = float(np.log10(xs[-1] / xs[0])) if len(xs) > 1 else 0.0
-    if decades < EXTRAPOLATION_DECADES or len(xs) < 3:
+    if round(decades, 2) < EXTRAPOLATION_DECADES or len(xs) < 3:
         return None, (f"the size ladder spans {decades:.2f} decades of non-embedding parameters over {len(xs)} "
                       f"sizes ({EXTRAPOLATION_DECADES} decades and 3 sizes needed)")
     largest = frame[frame["x"] == xs[-1]]

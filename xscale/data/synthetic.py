@@ -13,6 +13,10 @@ from xscale.spec import Benchmark as BenchmarkSpec
 from xscale.tasks.registry import TaskInfo
 
 
+_LOADED: dict[tuple[str, str], object] = {}
+"""Tasks this process has loaded, by benchmark hash and name: a worker running several trials reads each once."""
+
+
 class SyntheticData:
     """The embedded benchmark, generated on first use into the shared cache folder."""
 
@@ -39,7 +43,10 @@ class SyntheticData:
         return synth.load_tokenizer(self.dir)
 
     def _task(self, name: str):
-        return synth.load_task(self.dir, name)
+        key = (self.key, name)
+        if key not in _LOADED:
+            _LOADED[key] = synth.load_task(self.dir, name)
+        return _LOADED[key]
 
     def languages(self, task: TaskInfo) -> list[str]:
         splits = self._task(task.name).keys()

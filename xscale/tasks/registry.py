@@ -106,6 +106,9 @@ class TaskInfo:
     """Whether the embedded synthetic benchmark provides a task of this name."""
     choices: int | None = None
     """Candidate answers per question of a multiple-choice task (its chance level is 1/choices)."""
+    related: tuple[str, ...] = ()
+    """Intermediate tasks only: target tasks of the same kind (a learned intermediate task should not hurt
+    them on average; the report's anchor check)."""
 
     def hub_config_for(self, lang: str) -> str | None:
         """The Hub config name for one language (None for single-config datasets)."""
@@ -126,6 +129,7 @@ TASKS: dict[str, TaskInfo] = {
         license_note="ANLI+ (Phang et al. 2020): the train split is ANLI R1-R3 + MNLI + SNLI; "
         "evaluation uses the ANLI R1-R3 dev/test sets; ANLI is CC BY-NC 4.0",
         synthetic=False,
+        related=('xnli',),
     ),
     "mnli": TaskInfo(
         name="mnli", role="intermediate", format="pair_classification", labels=NLI_LABELS,
@@ -134,6 +138,7 @@ TASKS: dict[str, TaskInfo] = {
         hub_id="nyu-mll/glue", hub_config="mnli", train_task="mnli", local_reader="read_mnli_tsv",
         license_note="GLUE MNLI (mixed OANC / CC BY-SA sources); validation means matched",
         synthetic=True,
+        related=('xnli',),
     ),
     "qqp": TaskInfo(
         name="qqp", role="intermediate", format="pair_classification",
@@ -141,6 +146,7 @@ TASKS: dict[str, TaskInfo] = {
         metrics=("accuracy", "f1"), text_fields=("question1", "question2"), label_field="label",
         hub_id="nyu-mll/glue", hub_config="qqp", train_task="qqp", local_reader="read_qqp_tsv",
         license_note="Quora Question Pairs, Quora terms of service", synthetic=True,
+        related=('pawsx',),
     ),
     "sst2": TaskInfo(
         name="sst2", role="intermediate", format="classification", labels=("negative", "positive"),
@@ -154,6 +160,7 @@ TASKS: dict[str, TaskInfo] = {
         metric="f1", metrics=_QA_METRICS, text_fields=_QA_FIELDS, label_field="answers",
         hub_id="rajpurkar/squad", hub_config=None, train_task="squad",
         local_reader="read_squad_json", license_note="SQuAD v1.1, CC BY-SA 4.0", synthetic=True,
+        related=('xquad', 'mlqa', 'tydiqa'),
     ),
     "squad_v2": TaskInfo(
         name="squad_v2", role="intermediate", format="span_qa", labels=(), languages=_EN,
@@ -162,6 +169,7 @@ TASKS: dict[str, TaskInfo] = {
         local_reader="read_squad_json",
         license_note="SQuAD v2.0, CC BY-SA 4.0; unanswerable questions have no answers",
         synthetic=True,
+        related=('xquad', 'mlqa', 'tydiqa'),
     ),
     "hellaswag": TaskInfo(
         name="hellaswag", role="intermediate", format="multiple_choice",
