@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from xscale import __version__
 from xscale.errors import UserError
 
 
@@ -66,31 +67,42 @@ def _report(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xscale", description="Scaling sweeps of English intermediate-task "
-                                "training for zero-shot cross-lingual transfer.")
+                                "training for zero-shot cross-lingual transfer.",
+                                epilog="exit codes: 0 success; 1 a sweep with FAILED trials; 2 a user mistake "
+                                "(one line on stderr); 130 an interrupted sweep (continue it with --resume)")
+    p.add_argument("--version", action="version", version=f"xscale {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check sweep specs; exit 2 with every problem if one is invalid")
-    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("files", nargs="+", metavar="FILE", help="spec files (YAML) to check")
     v.set_defaults(fn=_validate)
 
     s = sub.add_parser("sweep", help="run a sweep with Ray Tune, recording every trial in MLflow")
-    s.add_argument("spec", metavar="SPEC")
-    s.add_argument("--out", help="sweep folder (default: sweeps/<spec name>/)")
-    s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file sweeps/mlflow.db)")
-    s.add_argument("--address", help="Ray cluster address, e.g. auto (default: start Ray locally)")
-    s.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    s.add_argument("spec", metavar="SPEC", help="the sweep's spec file, e.g. search_spaces/size_vs_data.yaml")
+    s.add_argument("--out", help="sweep folder; everything the sweep writes goes there unless --cache-dir or "
+                   "--tracking-uri say otherwise (default: sweeps/<spec name>/, with the stage cache and the MLflow "
+                   "store shared in sweeps/); a pyarrow URI (s3://, gs://) on a cluster")
+    s.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                   "sqlite:///<out>/mlflow.db, or sweeps/mlflow.db without --out)")
+    s.add_argument("--address", help="Ray cluster address, e.g. auto (default: start Ray on this machine)")
+    s.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out: finished trials are kept, unfinished ones rerun from their "
+                   "cached stages, each trial keeps its one MLflow run")
     s.add_argument("--retry-failed", action="store_true",
                    help="with --resume: run the FAILED trials again (e.g. after a fix; cached stages are reused)")
     s.add_argument("--no-cache", action="store_true", help="recompute every stage instead of reusing the cache")
-    s.add_argument("--cache-dir", help="stage cache folder or URI (default: sweeps/cache)")
-    s.add_argument("--cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    s.add_argument("--cache-dir", help="stage cache folder or URI (default: <out>/cache, or sweeps/cache "
+                   "without --out); must be shared by every node of a cluster")
+    s.add_argument("--cpus", type=int, help="CPUs of the local Ray instance (default: all of this machine's)")
     s.set_defaults(fn=_sweep)
 
     y = sub.add_parser("synth", help="materialise the embedded synthetic benchmark, or `synth check` it")
-    y.add_argument("action", nargs="?", choices=["generate", "check"], default="generate")
-    y.add_argument("--out", help="output folder")
+    y.add_argument("action", nargs="?", choices=["generate", "check"], default="generate",
+                   help="generate (default): write the benchmark; check: measure that it is a benchmark")
+    y.add_argument("--out", help="output folder (for `check`: where benchmarks and models are kept; default: a "
+                   "temporary folder)")
     y.add_argument("--preset", default="default", help="tiny, small or default")
-    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--seed", type=int, default=0, help="seed of the world, languages and tasks (generate)")
     y.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for `check`")
     y.add_argument("--jobs", type=int, default=1,
                    help="`check` this many seeds side by side, one process each (default 1)")
@@ -102,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=_tasks)
 
     r = sub.add_parser("report", help="fit scaling curves and write the report of a sweep")
-    r.add_argument("sweep_dir", metavar="SWEEP_DIR")
-    r.add_argument("--tracking-uri")
-    r.add_argument("--out")
+    r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep's folder (its --out)")
+    r.add_argument("--tracking-uri", help="MLflow store of the sweep (default: $MLFLOW_TRACKING_URI, else the one "
+                   "the sweep folder recorded)")
+    r.add_argument("--out", help="where to write the report (default: SWEEP_DIR/report/)")
     r.set_defaults(fn=_report)
     return p
 

@@ -257,11 +257,14 @@ class Scheduler(_Frozen):
     """Trial scheduler."""
 
     kind: Literal["fifo", "asha"] = "fifo"
-    """fifo runs every trial to the end; asha stops weak ones after a stage report."""
+    """fifo runs every trial to the end; asha stops a trial whose English dev score at the rung is clearly
+    below the best of its grid cell (successive halving inside each cell)."""
     grace_period: int = Field(2, gt=0)
-    """ASHA: reports (stages) before a trial may be stopped."""
+    """ASHA: the report (stage) at which trials are compared; 2 is after the intermediate stage."""
     reduction_factor: float = Field(2.0, gt=1)
-    """ASHA: fraction 1/eta of trials promoted at each rung."""
+    """ASHA: the top 1/reduction_factor of a cell's trials at the rung continue."""
+    min_gap: float = Field(2.0, ge=0)
+    """ASHA: points below the cut a trial must be to stop (a tie or a near-tie continues)."""
 
 
 class Resources(_Frozen):

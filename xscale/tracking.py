@@ -13,7 +13,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mlflow.entities import Metric, Param, ViewType
 from mlflow.exceptions import MlflowException
@@ -21,14 +21,30 @@ from mlflow.tracking import MlflowClient
 
 from xscale import keys
 
-ROLE, SWEEP, SWEEP_DIR = "xscale.role", "xscale.sweep", "xscale.sweep_dir"
-TRIAL_ID, CELL, REASON = "xscale.trial_id", "xscale.cell", "xscale.failure_reason"
+ROLE, SWEEP, SWEEP_DIR, SWEEP_ID = "xscale.role", "xscale.sweep", "xscale.sweep_dir", "xscale.sweep_id"
+TRIAL_ID, TRIAL_KEY, CELL, REASON = "xscale.trial_id", "xscale.trial_key", "xscale.cell", "xscale.failure_reason"
+STOPPED_AFTER = "xscale.stopped_after"
+"""Tag of a trial the scheduler stopped early: the last stage it ran."""
 PARENT = "mlflow.parentRunId"
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
+SCHEMES = ("sqlite", "http", "https", "file", "postgresql", "mysql", "mssql", "databricks")
+"""Tracking URI schemes MLflow's client accepts."""
 
 
-def default_uri(sweeps_root: Path) -> str:
-    return f"sqlite:///{(sweeps_root / 'mlflow.db').resolve()}"
+def default_uri(root: Path) -> str:
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def check_uri(uri: str) -> str | None:
+    """Why MLflow would reject a tracking URI (checked before anything is created), or None."""
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if not scheme:
+        return "not a URI (allowed: sqlite:///PATH/mlflow.db, http(s)://HOST:PORT or another MLflow store URI)"
+    if scheme.split("+")[0] not in SCHEMES:
+        return f"unknown scheme {scheme!r} (allowed: {', '.join(SCHEMES)})"
+    if scheme == "sqlite" and not uri.startswith("sqlite:///"):
+        return "a SQLite URI needs three slashes: sqlite:///relative/path.db or sqlite:////absolute/path.db"
+    return None
 
 
 def metric_key(key: str) -> str:
@@ -41,15 +57,16 @@ def _status_of(name: str) -> str:
 
 
 class Tracker:
-    """Runs of one sweep folder in one MLflow experiment."""
+    """Runs of one sweep (every invocation of one sweep folder, found by its sweep id) in one experiment."""
 
-    def __init__(self, uri: str, experiment: str, sweep_name: str, sweep_dir: str):
+    def __init__(self, uri: str, experiment: str, sweep_name: str, sweep_dir: str, sweep_id: str):
         # MLflow announces its database migrations at INFO; a sweep's terminal is for the sweep.
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
         self.sweep_name = sweep_name
         self.sweep_dir = str(sweep_dir)
+        self.sweep_id = sweep_id
         self.experiment_id = self._experiment(experiment)
         self.parent_id: str | None = None
         self._pending: list[Any] = []
@@ -70,18 +87,24 @@ class Tracker:
         except MlflowException:
             return self.client.get_experiment_by_name(name).experiment_id  # created concurrently
 
+    def _search(self, condition: str) -> list:
+        return _all_pages(self.client.search_runs, [self.experiment_id],
+                          filter_string=f"tags.`{SWEEP_ID}` = '{self.sweep_id}' and {condition}")
+
     # ------------------------------------------------------------------------------------ parent
-    def start_sweep(self, params: dict[str, Any], artifacts: dict[str, str], tags: dict[str, str] | None = None) -> str:
-        # A parent run still RUNNING in this sweep folder belongs to a driver that died without
-        # closing it (SIGKILL, lost node); this invocation takes over, so record that one as KILLED.
-        for run in _all_pages(self.client.search_runs, [self.experiment_id],
-                              filter_string=f"tags.`{SWEEP_DIR}` = '{self.sweep_dir}' and tags.`{ROLE}` = 'sweep' "
-                                            "and attributes.status = 'RUNNING'"):
+    def close_dead_parents(self) -> None:
+        """A parent run still RUNNING belongs to a driver that died without closing it (SIGKILL, lost
+        node); the invocation that takes over records it as KILLED."""
+        for run in self._search(f"tags.`{ROLE}` = 'sweep' and attributes.status = 'RUNNING'"):
             self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def start_sweep(self, params: dict[str, Any], artifacts: dict[str, str], tags: dict[str, str] | None = None) -> str:
+        self.close_dead_parents()
         run = self.client.create_run(
             self.experiment_id,
             run_name=self.sweep_name,
-            tags={ROLE: "sweep", SWEEP: self.sweep_name, SWEEP_DIR: self.sweep_dir, **(tags or {})},
+            tags={ROLE: "sweep", SWEEP: self.sweep_name, SWEEP_DIR: self.sweep_dir, SWEEP_ID: self.sweep_id,
+                  **(tags or {})},
         )
         self.parent_id = run.info.run_id
         self.client.log_batch(self.parent_id, params=[Param(k, _param(v)) for k, v in params.items()])
@@ -96,37 +119,34 @@ class Tracker:
         self.client.set_terminated(self.parent_id, _status_of(status))
 
     # ------------------------------------------------------------------------------------ children
-    def trial_run(self, trial_id: str, cell: str, params: dict[str, Any], name: str) -> tuple[str, bool]:
-        """The child run of `trial_id` and whether it already FINISHED: the existing run (resume) or a
-        new one under this invocation. A driver killed between a trial's last result and Tune's next
-        state save makes Tune run that trial again; its FINISHED run must then stay as it is. An
-        unfinished run is reopened, and the results it already holds are not logged a second time
-        when the rerun (from cached stages) reports them again."""
-        existing = self.find_trial(trial_id)
-        if existing is not None:
-            run = self.client.get_run(existing)
-            if run.info.status == "FINISHED":
-                return existing, True
-            self._logged[existing] = {(key, m.step) for key in run.data.metrics
-                                      for m in self.client.get_metric_history(existing, key)}
+    def trial_run(self, key: str, trial_id: str, cell: str, params: dict[str, Any], name: str) -> tuple[str, bool]:
+        """The child run of trial `key` and whether it already FINISHED. A key keeps one run across
+        invocations: a FINISHED run stays as it is; an unfinished one (KILLED, FAILED, or RUNNING under a
+        dead driver) is reopened, and the results it already holds are not logged a second time when
+        the rerun (from cached stages) reports them again."""
+        runs = self.runs_of(key)
+        if any(r.info.status == "FINISHED" for r in runs):
+            return next(r for r in runs if r.info.status == "FINISHED").info.run_id, True
+        if runs:
+            existing = runs[0].info.run_id
+            self._logged[existing] = {(k, m.step) for k in runs[0].data.metrics
+                                      for m in self.client.get_metric_history(existing, k)}
+            self.client.set_tag(existing, TRIAL_ID, trial_id)
             self.client.update_run(existing, status="RUNNING")
             return existing, False
         run = self.client.create_run(
             self.experiment_id,
             run_name=name,
-            tags={ROLE: "trial", PARENT: self.parent_id, TRIAL_ID: trial_id, CELL: cell, SWEEP: self.sweep_name,
-                  SWEEP_DIR: self.sweep_dir},
+            tags={ROLE: "trial", PARENT: self.parent_id, TRIAL_ID: trial_id, TRIAL_KEY: key, CELL: cell,
+                  SWEEP: self.sweep_name, SWEEP_DIR: self.sweep_dir, SWEEP_ID: self.sweep_id},
         )
         self.client.log_batch(run.info.run_id, params=[Param(k, _param(v)) for k, v in params.items()])
         return run.info.run_id, False
 
-    def find_trial(self, trial_id: str) -> str | None:
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{TRIAL_ID}` = '{trial_id}' and tags.`{SWEEP_DIR}` = '{self.sweep_dir}'",
-            max_results=5,
-        )
-        return runs[0].info.run_id if runs else None
+    def runs_of(self, key: str) -> list:
+        """The runs of one trial key, latest first."""
+        return sorted(self._search(f"tags.`{TRIAL_KEY}` = '{key}' and tags.`{ROLE}` = 'trial'"),
+                      key=lambda r: r.info.start_time or 0, reverse=True)
 
     def log(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         """Queue one batch of metrics (asynchronous; `flush` waits for every queued batch)."""
@@ -150,10 +170,12 @@ class Tracker:
                 self._pending.append(self.client.log_batch(run_id, metrics=batch[start:start + 1000],
                                                            synchronous=False))
 
-    def finish(self, run_id: str, status: str, reason: str | None = None) -> None:
+    def finish(self, run_id: str, status: str, reason: str | None = None, stopped_after: str | None = None) -> None:
         self.flush()
         if reason:
             self.client.set_tag(run_id, REASON, reason[:5000])
+        if stopped_after:
+            self.client.set_tag(run_id, STOPPED_AFTER, stopped_after)
         self.client.set_terminated(run_id, _status_of(status))
 
     def flush(self) -> None:
@@ -162,10 +184,9 @@ class Tracker:
                 op.wait()
         self._pending.clear()
 
-    def runs(self, statuses: Iterable[str] = ("RUNNING", "FINISHED", "FAILED", "KILLED", "SCHEDULED")) -> list:
-        """Every child run of this sweep folder (all invocations)."""
-        return _all_pages(self.client.search_runs, [self.experiment_id],
-                          filter_string=f"tags.`{SWEEP_DIR}` = '{self.sweep_dir}' and tags.`{ROLE}` = 'trial'")
+    def runs(self) -> list:
+        """Every child run of this sweep (all invocations)."""
+        return self._search(f"tags.`{ROLE}` = 'trial'")
 
 
 def _param(v: Any) -> str:

@@ -57,13 +57,14 @@ def store(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("mlflow_ui")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    t = Tracker(uri, EXPERIMENT, SWEEP, str(tmp / SWEEP))
+    t = Tracker(uri, EXPERIMENT, SWEEP, str(tmp / SWEEP), sweep_id="ui-test")
     parent = t.start_sweep(
         {"spec.name": SWEEP, "spec.file": "search_spaces/smoke.yaml", "resume": False, "cache": True},
         {"spec.yaml": "description: smoke\n", "resolved.json": "{}"})
     children = {}
     for i, (name, (axes, n_params)) in enumerate(TRIALS.items()):
-        rid, _ = t.trial_run(f"trial{i:05d}", f"cell{i}", {**axes, "seed": 0, "optim.lr": 1e-3}, name=name)
+        rid, _ = t.trial_run(f"cell{i}#0", f"trial{i:05d}", f"cell{i}", {**axes, "seed": 0, "optim.lr": 1e-3},
+                             name=name)
         t.log(rid, {"scale/non_embedding_params": n_params, "scale/params": 2 * n_params,
                     "scale/intermediate_examples": 1000 * axes["intermediate.fraction"],
                     "target/xnli/avg/accuracy": 40.0 + i, "xtreme/score": 30.0 + i}, step=1)

@@ -48,10 +48,10 @@ def test_driver_killed_then_resumed(procs, tmp_path, cache_dir):
     runs = all_runs(tmp_path, "xscale-resume")
     trials = [r for r in runs if r.data.tags.get("xscale.role") == "trial"]
     parents = [r for r in runs if r.data.tags.get("xscale.role") == "sweep"]
-    # One child run per trial across both invocations (found again by xscale.trial_id), all FINISHED;
-    # the killed invocation's parent is closed as KILLED, nothing is left RUNNING.
-    ids = [r.data.tags["xscale.trial_id"] for r in trials]
-    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    # One child run per trial key across both invocations (the interrupted trial's run is reopened), all
+    # FINISHED; the killed invocation's parent is closed as KILLED, nothing is left RUNNING.
+    trial_keys = [r.data.tags["xscale.trial_key"] for r in trials]
+    assert len(trial_keys) == 2 and len(set(trial_keys)) == 2, trial_keys
     assert {r.info.status for r in trials} == {"FINISHED"}
     assert sorted(r.info.status for r in parents) == ["FINISHED", "KILLED"]
     assert not [r for r in runs if r.info.status == "RUNNING"]
@@ -67,6 +67,7 @@ def test_driver_killed_then_resumed(procs, tmp_path, cache_dir):
     # The trial that had finished was not started again; the interrupted one reported "done" once.
     for r in trials:
         assert len(metric_history(tmp_path, r.info.run_id, "xtreme/score")) == 1, r.data.tags["xscale.trial_id"]
-    assert tail(log, 10**6).count("FINISHED model.size=") == 1
+    assert tail(log, 10**6).count("FINISHED ") == 1
     resumed = tail(tmp_path / "resume.log", 10**6)
-    assert resumed.count("FINISHED model.size=") == 1 and "2/2 trials finished" in resumed, resumed[-3000:]
+    assert "1 finished before, 1 to rerun" in resumed and resumed.count("FINISHED ") == 1, resumed[-3000:]
+    assert "1/1 trials finished" in resumed, resumed[-3000:]

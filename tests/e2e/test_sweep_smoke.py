@@ -85,3 +85,48 @@ def test_second_identical_sweep_is_all_cache_hits(sweeps):
     _, children = _children(client, tmp, "second")
     assert children and all(not any(k.startswith(("cache/computed/", "time/compute/")) for k in c.data.metrics)
                             for c in children)
+
+
+def test_runs_are_named_by_their_axes_and_carry_curves_and_provenance(sweeps):
+    import re
+
+    tmp, first, _ = sweeps
+    client = MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}")
+    parents, children = _children(client, tmp, "first")
+    for c in children:
+        assert re.fullmatch(r"(xs|s)-mnli-if(0\.3|1)-ck(0\.5|1)-s0-t0", c.info.run_name), c.info.run_name
+        assert c.data.tags["xscale.trial_key"].endswith("#0")
+        losses = client.get_metric_history(c.info.run_id, "train/target/xnli/loss")
+        assert len(losses) >= 1 and len({m.step for m in losses}) == len(losses)
+        assert client.get_metric_history(c.info.run_id, "train/intermediate/mnli/lr")
+    tags = parents[0].data.tags
+    assert {"xscale.version.torch", "xscale.version.ray", "xscale.version.transformers", "xscale.spec_sha256",
+            "xscale.sweep_id"} <= set(tags)
+    # The last lines say what to do next.
+    assert "next: `xscale report" in first.stderr + first.stdout
+
+
+def test_the_sweep_folder_records_its_store_and_a_moved_folder_still_reports(sweeps, tmp_path):
+    import json
+    import os
+    import shutil
+
+    tmp, _, _ = sweeps
+    record = json.loads((tmp / "first" / "xscale-sweep.json").read_text())
+    assert record["tracking_uri"] == f"sqlite:///{tmp / 'mlflow.db'}"
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp / "first", moved)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"}
+    proc = subprocess.run([sys.executable, "-m", "xscale.cli", "report", str(moved)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (moved / "report" / "report.md").exists()
+
+
+def test_a_bad_tracking_uri_is_one_line_and_creates_nothing(tmp_path):
+    cmd = [sys.executable, "-m", "xscale.cli", "sweep", str(SMOKE), "--out", str(tmp_path / "out"),
+           "--tracking-uri", str(tmp_path / "plain" / "path")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: --tracking-uri:"), proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists() and not (tmp_path / "plain").exists()

@@ -262,6 +262,9 @@ def runs_section(analysis: Analysis) -> list[str]:
     if len(points):
         for key in config_keys(points):
             lines.append(f"- `{key}`: {', '.join(fmt_value(v) for v in value_order(points, key))}")
+    if analysis.dropped:
+        lines += ["", f"{len(analysis.dropped)} run(s) of trials that were logged twice were left out (a trial's latest "
+                  f"FINISHED run is kept): {', '.join(analysis.dropped)}."]
     bad = runs[runs["status"] != "FINISHED"]
     if len(bad):
         lines += ["", "Trials that did not finish are left out of every curve and fit:", "",

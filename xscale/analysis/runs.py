@@ -1,4 +1,4 @@
-"""Load the trials of one sweep folder from the tracking store into one DataFrame."""
+"""Load the trials of one sweep from the tracking store into one DataFrame, one row per trial key."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from xscale import tracking
 from xscale.errors import UserError
 
 STATUS_ORDER = {"FINISHED": 0, "RUNNING": 1, "SCHEDULED": 2, "KILLED": 3, "FAILED": 4}
-"""Which run of a trial id to keep when a resumed sweep logged the trial more than once."""
+"""Which run of a trial key to keep when a sweep logged the key more than once."""
 
-FIXED_COLUMNS = ["run_id", "status", "failure_reason", "trial_id", "cell", "parent_run_id", "start_time"]
+FIXED_COLUMNS = ["run_id", "status", "failure_reason", "stopped_after", "trial_id", "trial_key", "cell",
+                 "parent_run_id", "start_time"]
 
 
 def _same_path(tagged: str, sweep_dir: str) -> bool:
@@ -32,10 +33,11 @@ def _coerce_numeric(values: pd.Series) -> pd.Series:
 
 
 def runs_frame(children: list[dict]) -> pd.DataFrame:
-    """One row per trial: the fixed columns, then every param, then every metric.
+    """One row per trial key: the fixed columns, then every param, then every metric.
 
-    Runs of the same `xscale.trial_id` (a resumed sweep) collapse to one: FINISHED first, then the
-    latest started.
+    A key logged more than once (a sweep whose driver died at the wrong moment, before keys made runs
+    exactly-once) keeps one run: the latest FINISHED, else the latest started. `frame.attrs["dropped"]`
+    lists the run ids left out.
     """
     rows = []
     for run in children:
@@ -44,7 +46,9 @@ def runs_frame(children: list[dict]) -> pd.DataFrame:
             "run_id": run["run_id"],
             "status": run["status"],
             "failure_reason": tags.get("xscale.failure_reason", ""),
+            "stopped_after": tags.get("xscale.stopped_after", ""),
             "trial_id": tags.get("xscale.trial_id", run["run_id"]),
+            "trial_key": tags.get("xscale.trial_key") or tags.get("xscale.trial_id", run["run_id"]),
             "cell": tags.get("xscale.cell", ""),
             "parent_run_id": tags.get("mlflow.parentRunId", ""),
             "start_time": run["start_time"],
@@ -57,25 +61,35 @@ def runs_frame(children: list[dict]) -> pd.DataFrame:
         return pd.DataFrame(columns=FIXED_COLUMNS)
     frame["_rank"] = frame["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
     frame = frame.sort_values(["_rank", "start_time"], ascending=[True, False])
-    frame = frame.drop_duplicates("trial_id").drop(columns="_rank")
+    kept = frame.drop_duplicates("trial_key")
+    dropped = sorted(set(frame["run_id"]) - set(kept["run_id"]))
+    frame = kept.drop(columns="_rank")
     params = sorted({k for run in children for k in run["params"]})
     metrics = sorted({k for run in children for k in run["metrics"]} - set(params))
     for name in params:
         frame[name] = _coerce_numeric(frame[name])
-    frame = frame[FIXED_COLUMNS + params + metrics]
-    return frame.sort_values(["cell", "trial_id"]).reset_index(drop=True)
+    frame = frame[FIXED_COLUMNS + params + metrics].sort_values(["cell", "trial_key"]).reset_index(drop=True)
+    frame.attrs["dropped"] = dropped
+    return frame
 
 
-def load_runs(tracking_uri: str, sweep_dir: str) -> tuple[dict, pd.DataFrame]:
-    """The sweep's parent-run info and one row per trial of every invocation of the sweep folder
-    since its last fresh (not resumed) start.
+def load_runs(tracking_uri: str, sweep_dir: str, sweep_id: str | None = None) -> tuple[dict, pd.DataFrame]:
+    """The sweep's latest parent run (as a dict) and one row per trial of every invocation of the sweep:
+    found by its sweep id when the folder recorded one (so a moved folder still finds its runs), else by
+    the folder's path, since its last fresh (not resumed) start.
 
-    Raises UserError when no sweep parent run names this folder.
+    Raises UserError naming the sweeps the store does hold when none matches.
     """
     tagged = tracking.sweep_parent_runs(tracking_uri)
-    parents = [p for p in tagged if _same_path(p["tags"].get("xscale.sweep_dir", ""), sweep_dir)]
+    if sweep_id:
+        parents = [p for p in tagged if p["tags"].get("xscale.sweep_id") == sweep_id]
+    else:
+        parents = [p for p in tagged if _same_path(p["tags"].get("xscale.sweep_dir", ""), sweep_dir)]
     if not parents:
-        raise UserError(f"no sweep run in {tracking_uri} was recorded for sweep folder {os.path.abspath(sweep_dir)}")
+        known = sorted({f"{p['tags'].get('xscale.sweep', '?')} ({p['tags'].get('xscale.sweep_dir', '?')})"
+                        for p in tagged})
+        raise UserError(f"no sweep run in {tracking_uri} was recorded for sweep folder {os.path.abspath(sweep_dir)} "
+                        f"(sweeps in that store: {', '.join(known) or 'none'})")
     parents.sort(key=lambda p: p["start_time"] or 0)
     # A fresh (not --resume) sweep into the folder starts its history over: earlier invocations there
     # belong to a sweep whose files were removed, and their trials must not mix with this one's.

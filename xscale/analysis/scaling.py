@@ -153,6 +153,8 @@ class Analysis:
     extrapolation_note: str = ""
     gains: pd.DataFrame | None = None
     difference: Estimate | None = None
+    dropped: list[str] = field(default_factory=list)
+    """Run ids of trial keys logged twice that were left out (the latest FINISHED run of a key is kept)."""
     task_effects: dict[tuple[str, str], Estimate] = field(default_factory=dict)
     """(intermediate task, target task or `zeroshot`) -> zero-shot difference to no intermediate task."""
 
@@ -210,6 +212,7 @@ def declared_primary(parent: dict) -> dict[str, tuple[str, str]]:
 
 def analyse(runs: pd.DataFrame, primary: dict[str, tuple[str, str]] | None = None) -> Analysis:
     """Select the best trial per cell, gate and score, then every effect, anchor and check."""
+    dropped = list(runs.attrs.get("dropped", []))
     selected, unranked = select_best(runs)
     runs = runs.assign(selected=runs["run_id"].isin(selected["run_id"]))
     tasks = primary_metrics(selected)
@@ -220,6 +223,7 @@ def analyse(runs: pd.DataFrame, primary: dict[str, tuple[str, str]] | None = Non
         points = _add_excess(points, probes)
     axes = {axis.key: data for axis in AXES if len(points) and (data := axis_points(points, axis)) is not None}
     result = Analysis(runs, selected, unranked, gated, points, gated.answer_tasks, probes, axes)
+    result.dropped = dropped
     result.primary = dict(DEFAULT_PRIMARY if primary is None else primary)
     _effects(result)
     _mark_primary(result)

@@ -49,12 +49,14 @@ AXIS_BY_PARAM = {axis.param: axis for axis in AXES}
 
 
 def select_best(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(best FINISHED trial of each cell by dev/score, FINISHED trials that cannot be ranked).
+    """(best complete FINISHED trial of each cell by dev/score, FINISHED trials that cannot be ranked).
 
     Trials inside one cell differ only in searched nuisance hyperparameters (e.g. the learning
     rate), so keeping one per cell is model selection; ties go to the lowest trial id.
     """
     finished = runs[runs["status"] == "FINISHED"]
+    if "stopped_after" in finished.columns:  # stopped early by the scheduler: not comparable with complete trials
+        finished = finished[finished["stopped_after"].fillna("").astype(str) == ""]
     if SELECTION_METRIC not in finished.columns:
         return finished.iloc[:0], finished
     scored = finished[pd.to_numeric(finished[SELECTION_METRIC], errors="coerce").notna()]

@@ -2,7 +2,8 @@
 
     python -m xscale.perf [--smoke] [--out sweeps/bench/results.json] [--only NAME ...]
 
-Figures: training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
+Figures: the stage compute of one cached-pretraining trial against the baseline commit (`trial_cost`,
+only when asked for); training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
 Base MLM throughput (eager and compiled) and MFU against the bf16 peak; CPU efficiency
 (6·N·tokens/s over this machine's measured fp32 matmul peak); padding waste of the synthetic tasks'
 batches; per-trial overhead of smoke trials; stage cache speed-up of a whole sweep; parallelism
@@ -16,6 +17,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -241,6 +243,7 @@ def _variant(spec_path: Path, out_dir: Path, name: str, edit: Callable[[dict], N
 
 def timed_sweep(spec: Path, work: Path, *extra: str) -> dict:
     """Run `xscale sweep` in a subprocess; wall time and what MLflow recorded."""
+    from xscale import sweepfolder
     from xscale.spec import load_spec
     from xscale.tracking import Tracker
 
@@ -255,7 +258,8 @@ def timed_sweep(spec: Path, work: Path, *extra: str) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"sweep {spec.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     _say(f"sweep {spec_obj.name} done in {wall:.0f} s")
-    runs = Tracker(uri, spec_obj.experiment_name, spec_obj.name, str(out.resolve())).runs()
+    record = sweepfolder.read(str(out))
+    runs = Tracker(uri, spec_obj.experiment_name, spec_obj.name, str(out.resolve()), record.sweep_id).runs()
     trials = []
     for r in runs:
         m = r.data.metrics
@@ -360,6 +364,106 @@ def _cost_scaling(spec: Path, smoke: bool, work: Path) -> list[dict]:
     return scaling
 
 
+# ------------------------------------------------------------------------------ trial cost
+
+BASELINE = "57e1bf4"
+"""The commit whose trial cost `trial_cost` compares against (main before the evaluation side was reworked)."""
+
+_TRIAL_RUNNER = {
+    # The same trial through each version's own API: the first cell of the spec, no Ray, one thread.
+    "baseline": "from xscale.pipeline import make_benchmark as make_data, run_trial\n"
+                "point = lambda c: c\n",
+    "new": "from xscale.data import make as make_data\nfrom xscale.pipeline import run_trial\n"
+           "from xscale.keys import TrialPoint\npoint = TrialPoint.from_config\n",
+}
+_TRIAL_BODY = """
+import json, resource, sys, time
+import datasets, torch
+from pathlib import Path
+from xscale.cache import StageCache
+from xscale.spec import load_spec
+datasets.disable_progress_bars(); torch.set_num_threads(1)
+spec, root = load_spec(sys.argv[1]), Path(sys.argv[2])
+data = make_data(spec, root)
+m = run_trial(spec, point(spec.cells()[0]), StageCache(root / "stages"), data, lambda *a, **k: None, lambda msg: None)
+m["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("RESULT " + json.dumps(m))
+"""
+
+
+def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
+    """One cell of the main sweep's old shape (a spec both versions accept); the new version keeps the
+    baseline's pretraining schedule and probes, so both compute the same thing."""
+    import yaml
+
+    data = {
+        "benchmark": {"kind": "synthetic", "preset": "tiny" if smoke else "default", "seed": 0},
+        "model": {"size": size, "max_seq_len": 64},
+        "pretrain": {"pretrain_tokens": 20000 if smoke else 2600000, "checkpoint_fraction": 1.0, "batch_size": 32,
+                     "max_seq_len": 64, "short_seq_len": 16, "short_seq_fraction": 0.8, "lr": 1e-3,
+                     "warmup_fraction": 0.1},
+        "intermediate": {"task": "sst2", "fraction": 1.0, "epochs": 2, "max_train_examples": 4000},
+        "target": {"tasks": ["xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc"], "epochs": 1,
+                   "max_train_examples": 100 if smoke else 1000, "max_eval_examples": 300,
+                   "freeze_embeddings": True},
+        "probes": {"max_pairs": 200},
+        "optim": {"lr": 1e-3, "warmup_fraction": 0.1, "batch_size": 32},
+        "seed": 0,
+    }
+    if version == "new":
+        data["pretrain"]["schedule"] = "linear"
+        data["probes"].update(kinds=["retrieval", "cka"], layers=["last"], average_excludes=[], random_reference=False)
+    path = work / f"cost-{version}-{size}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _run_trial(src: Path, version: str, spec: Path, root: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _TRIAL_RUNNER[version] + _TRIAL_BODY, str(spec), str(root)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(src)}, cwd=src)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{version} trial failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
+    """Stage compute of one trial whose pretraining is cached, per size, on the baseline commit and on this
+    code, in the same run: each version pretrains once (untimed), then runs the trial again with every
+    other stage recomputed. Also the largest zero-shot or probe difference between the two."""
+    sizes = ("xs",) if smoke else ("xs", "s", "m")
+    out: dict = {"baseline_commit": baseline}
+    with tempfile.TemporaryDirectory(prefix="xscale-bench-cost-") as tmp:
+        work = Path(tmp)
+        base_src = work / "baseline-src"
+        base_src.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
+        for size in sizes:
+            row = {}
+            metrics = {}
+            for version, src in (("baseline", base_src), ("new", ROOT)):
+                spec = _trial_spec(work, size, smoke, version)
+                root = work / f"{version}-{size}"
+                _say(f"trial cost, size {size}, {version}: pretraining (untimed) ...")
+                _run_trial(src, version, spec, root)
+                for stage in (root / "stages").iterdir():
+                    if stage.name != "pretrain":
+                        shutil.rmtree(stage)
+                _say(f"trial cost, size {size}, {version}: the trial on cached pretraining ...")
+                metrics[version] = _run_trial(src, version, spec, root)
+                row[f"{version}_s"] = metrics[version]["time/stage_compute_seconds"]
+                row[f"{version}_peak_rss_mb"] = metrics[version]["peak_rss_mb"]
+            row["speedup"] = row["baseline_s"] / row["new_s"]
+            shared = [k for k in metrics["baseline"] if k in metrics["new"]
+                      and k.startswith(("target/", "align/", "dev/")) and "/avg/" in k]
+            row["max_metric_difference"] = max((abs(metrics["baseline"][k] - metrics["new"][k]) for k in shared),
+                                               default=float("nan"))
+            out[size] = row
+    out["target"] = "speedup >= 1.8; peak RSS no more than the baseline's"
+    return out
+
+
 # ------------------------------------------------------------------------------ the runner
 
 
@@ -392,6 +496,8 @@ def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> 
     if want("padding"):
         figs["padding"] = {"rows": padding_waste("tiny" if smoke else "small", ("xnli", "pawsx", "udpos", "panx", "xquad")),
                            "target": "grouped <= 0.15"}
+    if only and "trial_cost" in only:
+        figs["trial_cost"] = trial_cost(smoke)
     sweep_wanted = tuple(f for f in SWEEP_FIGURES if want("sweep") or want(f))
     if sweep_wanted:
         with tempfile.TemporaryDirectory(prefix="xscale-bench-spec-") as spec_dir:
@@ -448,6 +554,12 @@ def format_table(results: dict) -> str:
                      f" -> default: {p['default']}")
     if "cost_scaling" in f:
         lines.append("sweep cost: " + ", ".join(f"{r['cells']} cells {r['wall_s']:.0f}s" for r in f["cost_scaling"]))
+    if "trial_cost" in f:
+        c = f["trial_cost"]
+        lines.append(f"trial stage compute with cached pretraining, against {c['baseline_commit']}: " + ", ".join(
+            f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x (peak RSS {r['baseline_peak_rss_mb']:.0f}"
+            f" -> {r['new_peak_rss_mb']:.0f} MB; largest metric difference {r['max_metric_difference']:.2f})"
+            for size, r in c.items() if isinstance(r, dict)))
     return "\n".join(lines)
 
 
@@ -456,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds instead of minutes (a test runs this)")
     ap.add_argument("--out", default=str(ROOT / "sweeps" / "bench" / "results.json"))
     ap.add_argument("--only", nargs="*", help="run only these figures: loop gpu padding overhead cache parallelism "
-                    "cost_scaling (sweep: the last four)")
+                    "cost_scaling (sweep: those four) trial_cost (only when named: it builds the baseline commit)")
     ap.add_argument("--keep", metavar="DIR", help="run the sweeps in DIR and keep them (MLflow store, outputs, cache), "
                     "e.g. for `xscale report DIR/size_vs_data`; DIR must be empty or new")
     args = ap.parse_args(argv)

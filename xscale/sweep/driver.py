@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,12 @@ from xscale.data import make as make_data, prepare_spec
 from xscale.errors import UserError
 from xscale.keys import SIZE, XTREME_SCORE, parse_compute
 from xscale.spec import Spec, load_spec
+from xscale import sweepfolder
 from xscale.sweep.callback import TrackingCallback, short
-from xscale.sweep.search import search_setup
-from xscale.sweep.trial import trial_main
-from xscale.tracking import Tracker, default_uri
+from xscale.sweep.scheduler import CellHalving
+from xscale.sweep.search import Reconciled, search_setup
+from xscale.sweep.trial import kill_driver_once, trial_main
+from xscale.tracking import TRIAL_KEY, Tracker, check_uri, default_uri
 
 log = logging.getLogger("xscale")
 SWEEPS_ROOT = Path("sweeps")
@@ -89,121 +92,210 @@ def final_table(rows: list[dict[str, Any]], spec: Spec) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Places:
+    """Where one sweep writes: Tune's trial folders and the sweep record (`storage`: a folder or an
+    object-store URI), the driver's log (`local`), the stage cache and the MLflow store."""
+
+    storage: str
+    local: Path
+    cache_root: str
+    tracking_uri: str
+
+
+def places(spec: Spec, out: str | None, cache_dir: str | None, tracking_uri: str | None) -> Places:
+    """Everything goes under `--out` (default `sweeps/<name>/`, with the cache and the MLflow store
+    shared by all sweeps in `sweeps/`) unless `--cache-dir` / `--tracking-uri` say otherwise. Checks the
+    tracking URI before anything is created."""
+    uri_out = out.rstrip("/") if out and "://" in out else None
+    local = Path(out) if out and not uri_out else SWEEPS_ROOT / spec.name
+    root = local.resolve() if out else SWEEPS_ROOT.resolve()
+    # A URI (s3://, gs://) names a cache every node of a cluster shares, through pyarrow; keep it as is.
+    cache = cache_dir if cache_dir and "://" in cache_dir else str((Path(cache_dir) if cache_dir else root / "cache").resolve())
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(root)
+    problem = check_uri(uri)
+    if problem:
+        raise UserError(f"--tracking-uri: {uri}: {problem}")
+    return Places(uri_out or str(local.resolve()), local, cache, uri)
+
+
 def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None = None, address: str | None = None,
               resume: bool = False, use_cache: bool = True, cache_dir: str | None = None,
               cpus: int | None = None, quiet: bool = False, retry_failed: bool = False) -> int:
-    """Run (or resume) a sweep; returns the process exit code."""
+    """Run (or resume) a sweep; returns the exit code: 0 every trial finished, 1 some trial failed,
+    130 interrupted (continue with --resume)."""
     if retry_failed and not resume:
         raise UserError("--retry-failed: only with --resume (it reruns the FAILED trials of an earlier sweep)")
     spec = load_spec(spec_path)
     spec_text = Path(spec_path).read_text()
-    # --out may be a URI (s3://, gs://): Tune keeps the sweep state there, so another head can resume
-    # it; the driver's log, the default MLflow store and the default cache stay under sweeps/<name>/.
-    out_uri = out.rstrip("/") if out and "://" in out else None
-    sweep_dir = Path(out) if out and not out_uri else SWEEPS_ROOT / spec.name
-    storage = out_uri or str(sweep_dir.resolve())
-    sweeps_root = sweep_dir.resolve().parent
-    # A URI (s3://, gs://) names a cache every node of a cluster shares, through pyarrow; keep it as is.
-    cache_root = cache_dir if cache_dir and "://" in cache_dir else str(
-        (Path(cache_dir) if cache_dir else sweeps_root / "cache").resolve())
-    uri = tracking_uri or default_uri(sweeps_root)
+    where = places(spec, out, cache_dir, tracking_uri)
     # Resolve relative data paths and check real data before Ray starts: trials run in their own
     # folders, and a missing dataset must be one clear error, not a failure in every trial.
-    spec = prepare_spec(spec, spec_path, None if "://" in str(cache_root) else Path(cache_root))
-    tune_path = f"{storage}/{TUNE_DIR}"
-    if resume and not tune.Tuner.can_restore(tune_path):
-        raise UserError(f"--resume: no sweep state to resume in {tune_path} (run without --resume first)")
-    if not resume and _holds_files(tune_path):
-        raise UserError(f"--out: {storage} already holds a sweep (use --resume to continue it, or another --out)")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    spec = prepare_spec(spec, spec_path, None if "://" in where.cache_root else Path(where.cache_root))
+    record = sweepfolder.read(where.storage)
+    if resume and record is None:
+        raise UserError(f"--resume: {where.storage} holds no sweep to resume (run without --resume first)")
+    if not resume and (record is not None or _holds_files(f"{where.storage}/{TUNE_DIR}")):
+        raise UserError(f"--out: {where.storage} already holds a sweep (use --resume to continue it, or another --out)")
+    spec_sha = hashlib.sha256(spec_text.encode()).hexdigest()
+    if record is None:
+        record = sweepfolder.SweepRecord.new(spec.name, spec.experiment_name, where.tracking_uri, spec_sha)
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or record.tracking_uri
+    tracker = Tracker(uri, record.experiment, spec.name, where.storage, record.sweep_id)
+    reconciled = reconcile(tracker, spec, retry_failed) if resume else Reconciled()
+    searcher = search_setup(spec, reconciled)
+    if resume:
+        tracker.close_dead_parents()
+        if not searcher.queue:
+            print(f"nothing to resume in {where.storage}: {len(reconciled.done)} trial(s) finished"
+                  + (f", {len(reconciled.failed)} FAILED (rerun them with --retry-failed)" if reconciled.failed else ""))
+            return 1 if reconciled.failed else 0
+        if record.spec_sha256 != spec_sha:
+            print(f"note: {spec_path} changed since the sweep started; its finished trials are kept as they are")
+    sweepfolder.write(where.storage, record)
+    where.local.mkdir(parents=True, exist_ok=True)
     bench_line = ""
-    if "://" not in cache_root:
-        Path(cache_root).mkdir(parents=True, exist_ok=True)
+    if "://" not in where.cache_root:
+        Path(where.cache_root).mkdir(parents=True, exist_ok=True)
         if spec.benchmark.kind == "synthetic":
             # Generated once, here, rather than by the first trials side by side (each would build the
             # same files, then all but one would throw theirs away); later trials find it on disk.
             t_bench = time.time()
-            bench_line = f"  benchmark: {make_data(spec, Path(cache_root)).dir} (ready in {time.time() - t_bench:.0f}s)"
+            bench_line = f"  benchmark: {make_data(spec, Path(where.cache_root)).dir} (ready in {time.time() - t_bench:.0f}s)"
 
-    tracker = Tracker(uri, spec.experiment_name, spec.name, storage)
-    searcher, space, samples = search_setup(spec)
-    resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": samples * (
-        1 if spec.search.algorithm == "optuna" else len(spec.cells())), "cache": cache_root,
-        "tracking_uri": uri, "resume": resume}
+    total = len(searcher.queue)
+    resolved = {"spec": spec.model_dump(mode="json"), "cells": spec.cells(), "trials": total,
+                "cache": where.cache_root, "tracking_uri": uri, "resume": resume,
+                "finished_before": sorted(reconciled.done), "rerun": sorted(reconciled.redo)}
     primary = [e.model_dump() for e in spec.analysis.primary]
     tracker.start_sweep({"spec.name": spec.name, "spec.file": str(spec_path), "resume": resume, "cache": use_cache,
                          "analysis.primary": json.dumps(primary) if primary else ""},
                         {"spec.yaml": spec_text, "resolved.json": json.dumps(resolved, indent=1, default=str)},
                         provenance(spec_text))
-    total = resolved["trials"]
-    print(f"xscale sweep {spec.name}: {len(spec.cells())} cells x {spec.search.trials_per_cell} trial(s), "
-          f"{spec.search.algorithm} search, {spec.scheduler.kind} scheduler -> {storage}")
-    print(f"  MLflow: {uri} (experiment {spec.experiment_name}); stage cache: "
-          f"{cache_root if use_cache else 'off (--no-cache)'}")
+    print(f"xscale sweep {spec.name}: {total} trial(s) to run ({len(spec.cells())} cells x "
+          f"{searcher.budget} trial(s), {spec.search.algorithm} search, {spec.scheduler.kind} scheduler"
+          + (f"; {len(reconciled.done)} finished before, {len(reconciled.redo)} to rerun" if resume else "")
+          + f") -> {where.storage}")
+    print(f"  MLflow: {uri} (experiment {record.experiment}); stage cache: "
+          f"{where.cache_root if use_cache else 'off (--no-cache)'}")
     if bench_line:
         print(bench_line)
 
     started_ray = _start_ray(address, cpus)
-    _quiet_ray(sweep_dir / "driver.log")
-    callback = TrackingCallback(tracker, spec, total, quiet=quiet)
+    _quiet_ray(where.local / "driver.log")
+    callback = TrackingCallback(tracker, spec, total, quiet=quiet, sweep_dir=where.storage)
     status = "FAILED"
     t0 = time.time()
     try:
         trainable = tune.with_resources(
-            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=cache_root, sweep_dir=storage,
-                              use_cache=use_cache),
+            functools.partial(trial_main, spec_json=spec.model_dump_json(), cache_root=where.cache_root,
+                              sweep_dir=where.storage, use_cache=use_cache),
             {"cpu": spec.resources.cpus_per_trial, "gpu": spec.resources.gpus_per_trial},
         )
-        run_config = tune.RunConfig(
-            name=TUNE_DIR, storage_path=storage, verbose=0, callbacks=[callback],
-            failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=spec.objective.metric, mode=spec.objective.mode, search_alg=searcher,
+                scheduler=_scheduler(spec), num_samples=-1,  # the searcher says when the sweep is done
+                max_concurrent_trials=spec.resources.max_concurrent_trials or None, reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=_invocation_name(where.storage, resume), storage_path=where.storage, verbose=0,
+                callbacks=[callback], failure_config=tune.FailureConfig(max_failures=spec.resources.max_failures),
+            ),
         )
-        if resume:
-            tuner = tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=False,
-                                       restart_errored=retry_failed)
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space=space,
-                tune_config=tune.TuneConfig(
-                    metric=spec.objective.metric, mode=spec.objective.mode, search_alg=searcher,
-                    scheduler=_scheduler(spec), num_samples=samples,
-                    max_concurrent_trials=spec.resources.max_concurrent_trials or None,
-                    reuse_actors=True,
-                ),
-                run_config=run_config,
-            )
         results = tuner.fit()
         rows = _rows(results, callback)
         finished = sum(r.get("status") == "FINISHED" for r in rows)
-        interrupted = any(r.get("status") not in ("FINISHED", "FAILED") for r in rows)
+        failed = sum(r.get("status") == "FAILED" for r in rows)
+        interrupted = any(r.get("status") not in ("FINISHED", "FAILED", "STOPPED") for r in rows)
         status = "KILLED" if interrupted else ("FINISHED" if finished else "FAILED")
     except KeyboardInterrupt:
-        status, rows, finished = "KILLED", list(callback.rows.values()), 0
+        status, rows, finished, failed = "KILLED", list(callback.rows.values()), 0, 0
     finally:
         callback.close()
         _close_open_runs(tracker)
         if started_ray:
             ray.shutdown()
+    kill_driver_once(where.storage, spec.debug, "summary")
     pretrain_runs = sum(int(r.get("cache/computed/pretrain", 0)) for r in rows)
     compute = stage_compute(rows)
-    tracker.end_sweep(status, {"sweep/trials_finished": finished, "sweep/trials_failed":
-                               sum(r.get("status") == "FAILED" for r in rows), "sweep/pretrain_runs": pretrain_runs,
-                               "sweep/wall_seconds": time.time() - t0,
+    tracker.end_sweep(status, {"sweep/trials_finished": finished, "sweep/trials_failed": failed,
+                               "sweep/pretrain_runs": pretrain_runs, "sweep/wall_seconds": time.time() - t0,
                                **{f"sweep/compute_seconds/{k}": v for k, v in compute.items()}})
     print()
     print(final_table(rows, spec))
     print(f"\n{finished}/{len(rows)} trials finished in {time.time() - t0:.0f}s; pretraining ran {pretrain_runs} "
           f"time(s) ({len({r[SIZE] for r in rows if SIZE in r})} model size(s)); MLflow parent run {tracker.parent_id}")
     if compute:
-        total = sum(compute.values())
+        total_s = sum(compute.values())
         print("stage compute of the finished trials (cache hits cost none): " + ", ".join(
-            f"{k} {v:.0f}s ({100 * v / total:.0f}%)" for k, v in sorted(compute.items(), key=lambda kv: -kv[1])))
+            f"{k} {v:.0f}s ({100 * v / total_s:.0f}%)" for k, v in sorted(compute.items(), key=lambda kv: -kv[1])))
+    again = f"xscale sweep {spec_path}" + (f" --out {out}" if out else "")
     if status == "KILLED":
-        print(f"interrupted: continue with `xscale sweep {spec_path} --resume"
-              + (f" --out {out}" if out else "") + "`")
+        print(f"interrupted: continue with `{again} --resume`")
         return 130
-    return 0 if finished else 1
+    if failed:
+        print(f"{failed} trial(s) FAILED (reasons and error files above); after a fix: `{again} --resume --retry-failed`")
+    report_dir = out or str(where.local)
+    print(f"next: `xscale report {report_dir}`, then `mlflow ui --backend-store-uri {uri} --host 127.0.0.1`")
+    return 1 if failed or not finished else 0
+
+
+def reconcile(tracker: Tracker, spec: Spec, retry_failed: bool) -> Reconciled:
+    """Read what earlier invocations left in the tracking store, per trial key: a FINISHED run makes its
+    key done; a RUNNING one belongs to a dead driver (recorded as KILLED) and, like a KILLED one, is run
+    again with its configuration; a FAILED one is run again with --retry-failed, else it stays failed."""
+    by_key: dict[str, list] = {}
+    for run in tracker.runs():
+        key = run.data.tags.get(TRIAL_KEY)
+        if key:
+            by_key.setdefault(key, []).append(run)
+    searched = list(spec.searched_axes())
+    out = Reconciled()
+    for key, runs in by_key.items():
+        runs.sort(key=lambda r: r.info.start_time or 0, reverse=True)
+        finished = [r for r in runs if r.info.status == "FINISHED"]
+        if finished:
+            metric = finished[0].data.metrics.get(spec.objective.metric)
+            out.done[key] = (_values(finished[0].data.params, searched), metric)
+            continue
+        latest = runs[0]
+        if latest.info.status == "RUNNING":
+            tracker.finish(latest.info.run_id, "KILLED")
+        if latest.info.status == "FAILED" and not retry_failed:
+            out.failed.add(key)
+        else:
+            out.redo[key] = _values(latest.data.params, searched)
+    return out
+
+
+def _values(params: dict[str, str], names: list[str]) -> dict[str, Any]:
+    """Searched values as MLflow params hold them (strings), back to numbers where they are numbers."""
+    out = {}
+    for name in names:
+        text = params.get(name)
+        for cast in (int, float, str):
+            try:
+                out[name] = cast(text)
+                break
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def _invocation_name(storage: str, resume: bool) -> str:
+    """Tune's folder for this invocation: `tune` for the first, `tune-resume-N` after it."""
+    if not resume:
+        return TUNE_DIR
+    import pyarrow.fs as pafs
+
+    fs, path = pafs.FileSystem.from_uri(storage) if "://" in storage else (pafs.LocalFileSystem(), storage)
+    names = {info.base_name for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))}
+    n = 1
+    while f"{TUNE_DIR}-resume-{n}" in names:
+        n += 1
+    return f"{TUNE_DIR}-resume-{n}"
 
 
 def provenance(spec_text: str) -> dict[str, str]:
@@ -249,13 +341,7 @@ def _holds_files(path: str) -> bool:
 
 
 def _scheduler(spec: Spec):
-    if spec.scheduler.kind == "asha":
-        from ray.tune.schedulers import ASHAScheduler
-
-        reports = 3 + len(spec.target.tasks)
-        return ASHAScheduler(time_attr="training_iteration", grace_period=spec.scheduler.grace_period,
-                             reduction_factor=spec.scheduler.reduction_factor, max_t=reports)
-    return None
+    return CellHalving(spec) if spec.scheduler.kind == "asha" else None
 
 
 def _rows(results, callback: TrackingCallback) -> list[dict[str, Any]]:

@@ -1,24 +1,35 @@
 """How a sweep picks its trials: the grid cells, and the searched nuisance axes inside each cell.
 
-`grid` and `random` go through Ray's BasicVariantGenerator; `optuna` through `CellSearch`, one seeded
-TPE study per cell, so every cell gets the same budget and its best learning rate is chosen on
-English dev data.
+Every trial has a deterministic key, `{cell id}#{index within the cell}` (the seed is a grid axis, so
+it is part of the cell). The key is what makes a sweep exactly-once: the driver logs it on the trial's
+MLflow run, and on `--resume` it reads the tracking store and hands this searcher the keys that already
+FINISHED (never issued again; their results go to the cell's Optuna study as completed trials) and the
+keys to run again with the configuration they had (rerun from their cached stages).
+
+`grid` runs each cell once; `random` draws the searched axes from a generator seeded by the key;
+`optuna` keeps one seeded TPE study per cell, so every cell gets the same budget and its best learning
+rate is chosen on English dev data (Ray's OptunaSearch cannot hold grid axes fixed while it searches
+the others).
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+import random
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from ray import tune
-from ray.tune.search import BasicVariantGenerator, Searcher
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search import Searcher
 
-from xscale.keys import SIZE, pretraining_of
+from xscale.keys import cell_id, pretraining_of
 from xscale.spec import Choice, IntRange, LogUniform, Spec, Uniform
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TRIAL_KEY = "xscale.trial_key"
+"""The config field (and MLflow tag) that carries a trial's key."""
 
 
 def _optuna_distribution(axis) -> optuna.distributions.BaseDistribution:
@@ -33,74 +44,134 @@ def _optuna_distribution(axis) -> optuna.distributions.BaseDistribution:
     raise TypeError(axis)
 
 
-def _tune_domain(axis):
+def _draw(axis, rng: random.Random):
+    """One value of a searched axis for `random` search."""
     if isinstance(axis, Choice):
-        return tune.choice(list(axis.choice))
+        return rng.choice(list(axis.choice))
     if isinstance(axis, LogUniform):
-        return tune.loguniform(*axis.loguniform)
+        lo, hi = axis.loguniform
+        return lo * (hi / lo) ** rng.random()
     if isinstance(axis, Uniform):
-        return tune.uniform(*axis.uniform)
+        return rng.uniform(*axis.uniform)
     if isinstance(axis, IntRange):
-        return tune.randint(axis.int[0], axis.int[1] + 1)
+        return rng.randint(*axis.int)
     raise TypeError(axis)
 
 
-class CellSearch(Searcher):
-    """One seeded Optuna TPE study per grid cell, `trials_per_cell` trials each, cells taken in turn.
+@dataclass
+class Reconciled:
+    """What the tracking store says about an earlier invocation of the sweep."""
 
-    Ray's OptunaSearch cannot hold grid axes fixed while it searches the others; giving each cell
-    its own study keeps the scaling axes on the grid and the budget equal across cells.
+    done: dict[str, tuple[dict, float | None]] = field(default_factory=dict)
+    """Keys with a FINISHED run: (their searched values, their objective)."""
+    redo: dict[str, dict] = field(default_factory=dict)
+    """Keys to run again (KILLED, RUNNING from a dead driver, FAILED with --retry-failed): their values."""
+    failed: set[str] = field(default_factory=set)
+    """FAILED keys that stay failed (no --retry-failed): not issued again."""
+
+
+class CellSearch(Searcher):
+    """Trials in turn over the grid cells, `trials_per_cell` each, every one with a deterministic key.
 
     Turns follow `spec.cells()` (model size fastest), but a cell whose pretraining another running
     trial is still computing waits while any other cell can start: its trial would only sit on the
-    stage cache's lease. When every remaining cell waits on a pretraining, the next one starts anyway
-    (it sets up its benchmark while the lease is held, and no slot is left empty).
+    stage cache's lease. When every remaining cell waits on a pretraining, the next one starts anyway.
     """
 
-    def __init__(self, spec: Spec, metric: str, mode: str):
+    def __init__(self, spec: Spec, metric: str, mode: str, reconciled: Reconciled | None = None):
         super().__init__(metric=metric, mode=mode)
         self.cells = spec.cells()
-        self.budget = spec.search.trials_per_cell
-        space = {k: _optuna_distribution(v) for k, v in spec.searched_axes().items()}
-        self.studies = [
-            OptunaSearch(space=space, metric=metric, mode=mode,
-                         sampler=optuna.samplers.TPESampler(seed=spec.search.seed + i, n_startup_trials=max(2, self.budget // 2)))
-            for i in range(len(self.cells))
-        ]
-        # Cell indices in the order their trials are due: every cell once, then every cell again, ...
-        self.queue = [i for _ in range(self.budget) for i in range(len(self.cells))]
-        self.owner: dict[str, int] = {}
+        self.budget = spec.search.trials_per_cell if spec.search.algorithm != "grid" else 1
+        self.algorithm = spec.search.algorithm
+        self.seed = spec.search.seed
+        self.searched = spec.searched_axes()
+        self.space = {k: _optuna_distribution(v) for k, v in self.searched.items()}
+        self.studies = [self._study(i) for i in range(len(self.cells))] if self.algorithm == "optuna" else []
+        reconciled = reconciled or Reconciled()
+        self.redo = dict(reconciled.redo)
+        # The slots in the order they are due: every cell once, then every cell again, ...
+        slots = [(i, k) for k in range(self.budget) for i in range(len(self.cells))]
+        skip = set(reconciled.done) | reconciled.failed
+        self.queue = [s for s in slots if self.key(*s) not in skip]
+        for key, (values, objective) in reconciled.done.items():
+            self._tell_done(key, values, objective)
+        self.owner: dict[str, tuple[int, int]] = {}
+        self.asked: dict[str, Any] = {}  # trial id -> its optuna trial
         self.pretraining: dict[str, tuple] = {}  # trial id -> the pretraining it computes or waits for
         self.pretrained: set[tuple] = set()
+
+    def _study(self, i: int) -> optuna.Study:
+        sampler = optuna.samplers.TPESampler(seed=self.seed + i, n_startup_trials=max(2, self.budget // 2))
+        return optuna.create_study(direction="maximize" if self.mode == "max" else "minimize", sampler=sampler)
+
+    def key(self, i: int, k: int) -> str:
+        """The key of the k-th trial of cell i."""
+        return f"{cell_id(self.cells[i])}#{k}"
+
+    def _slot_of(self, key: str) -> tuple[int, int] | None:
+        for i in range(len(self.cells)):
+            for k in range(self.budget):
+                if self.key(i, k) == key:
+                    return i, k
+        return None
+
+    def _tell_done(self, key: str, values: dict, objective: float | None) -> None:
+        slot = self._slot_of(key)
+        if slot is None or not self.studies:
+            return
+        params = {k: values[k] for k in self.space if k in values}
+        state = optuna.trial.TrialState.COMPLETE if objective is not None else optuna.trial.TrialState.FAIL
+        self.studies[slot[0]].add_trial(optuna.trial.create_trial(
+            params=params, distributions=self.space, value=objective, state=state))
 
     def _next(self) -> int:
         """Position in the queue of the next trial to start."""
         busy = set(self.pretraining.values()) - self.pretrained
-        for pos, i in enumerate(self.queue):
+        for pos, (i, _) in enumerate(self.queue):
             if pretraining_of(self.cells[i]) not in busy:
                 return pos
         return 0
 
+    def _values(self, trial_id: str, i: int, k: int) -> dict:
+        key = self.key(i, k)
+        if key in self.redo:
+            values = {n: self.redo[key][n] for n in self.searched}
+            if self.studies:
+                self.studies[i].enqueue_trial(values)
+                self.asked[trial_id] = self.studies[i].ask(self.space)
+            return values
+        if self.algorithm == "optuna":
+            trial = self.studies[i].ask(self.space)
+            self.asked[trial_id] = trial
+            return dict(trial.params)
+        rng = random.Random(int(hashlib.sha256(f"{self.seed}:{key}".encode()).hexdigest()[:16], 16))
+        return {n: _draw(axis, rng) for n, axis in self.searched.items()}
+
     def suggest(self, trial_id: str):
         if not self.queue:
             return Searcher.FINISHED
-        i = self.queue.pop(self._next())
-        self.owner[trial_id] = i
+        i, k = self.queue.pop(self._next())
+        self.owner[trial_id] = (i, k)
         group = pretraining_of(self.cells[i])
         if group is not None and group not in self.pretrained:
             self.pretraining[trial_id] = group
-        return {**self.cells[i], **self.studies[i].suggest(trial_id)}
+        return {**self.cells[i], **self._values(trial_id, i, k), TRIAL_KEY: self.key(i, k)}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.pretraining and result.get("stage_index", 0) >= 1:  # past its pretraining stage
             self.pretrained.add(self.pretraining.pop(trial_id))
-        if trial_id in self.owner and self.metric in result:
-            self.studies[self.owner[trial_id]].on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self.pretraining.pop(trial_id, None)  # a trial that failed before pretraining leaves it to the next
-        if trial_id in self.owner:
-            self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result, error)
+        trial = self.asked.pop(trial_id, None)
+        if trial is None or trial_id not in self.owner:
+            return
+        study = self.studies[self.owner[trial_id][0]]
+        value = None if error or not result else result.get(self.metric)
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, float(value))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
@@ -109,25 +180,8 @@ class CellSearch(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
-        if "issued" in self.__dict__:  # saved by an xscale that counted trials per cell: rebuild the queue
-            issued = self.__dict__.pop("issued")
-            self.__dict__.pop("next_cell", None)
-            self.queue = [i for r in range(self.budget) for i in range(len(self.cells)) if issued[i] <= r]
 
 
-def search_setup(spec: Spec) -> tuple[Any, dict[str, Any], int]:
-    """(search algorithm, param_space, num_samples) for the spec's search settings."""
-    metric, mode = spec.objective.metric, spec.objective.mode
-    if spec.search.algorithm == "optuna":
-        return CellSearch(spec, metric, mode), {}, len(spec.cells()) * spec.search.trials_per_cell
-    # The last grid_search key varies fastest in Ray's expansion: put model size last so that
-    # concurrent trials start on different sizes and share pretraining through the cache.
-    grid = spec.grid_axes()
-    space: dict[str, Any] = {}
-    for name in [n for n in grid if n != SIZE] + [SIZE]:
-        values = grid[name]
-        space[name] = tune.grid_search(list(values)) if len(values) > 1 else values[0]
-    for name, axis in spec.searched_axes().items():
-        space[name] = _tune_domain(axis)
-    samples = spec.search.trials_per_cell if spec.search.algorithm == "random" else 1
-    return BasicVariantGenerator(random_state=spec.search.seed), space, samples
+def search_setup(spec: Spec, reconciled: Reconciled | None = None) -> CellSearch:
+    """The searcher of a sweep (every algorithm goes through CellSearch, so every trial has a key)."""
+    return CellSearch(spec, spec.objective.metric, spec.objective.mode, reconciled)

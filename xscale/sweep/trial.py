@@ -65,8 +65,9 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
 #   kill_worker_after_stage: SIGKILL the trial's worker process right after it reports that stage,
 #     once per grid point and sweep (a marker file in <sweep folder>/debug/, so a local sweep only;
 #     a retry, in a fresh or a reused actor, finds the marker and runs on);
-#   only_for: {axis: value, ...}: every debug setting applies only to trials at that point of the grid.
-_TRIAL_HOOKS = ("kill_worker_after_stage", "only_for")
+#   only_for: {axis: value, ...}: every debug setting applies only to trials at that point of the grid;
+#   kill_driver_at: one of DRIVER_KILL_POINTS, read by the driver (see kill_driver_once).
+_TRIAL_HOOKS = ("kill_worker_after_stage", "only_for", "kill_driver_at")
 KILL_MARKER = "xscale-debug-killed"
 
 
@@ -80,6 +81,32 @@ def _trial_hooks(spec: Spec, config: dict[str, Any]) -> tuple[Spec, dict[str, An
     return spec.model_copy(update={"debug": debug}), hooks
 
 
+DRIVER_KILL_POINTS = ("trial_start", "result_logged", "trial_complete", "summary")
+"""Where `debug.kill_driver_at` SIGKILLs the driver, once per sweep folder (tests of exactly-once resume):
+as the first trial starts, right after a result was queued for MLflow (asynchronously, so possibly
+unwritten), right after a trial's run was marked FINISHED, and after the sweep, before its summary."""
+
+
+def kill_driver_once(sweep_dir: str, debug: dict, point: str) -> None:
+    """The driver's own fault hook: SIGKILL this process at `point` the first time it is reached."""
+    if debug.get("kill_driver_at") != point or "://" in sweep_dir:
+        return
+    if _first_time(Path(sweep_dir) / "debug" / f"{KILL_MARKER}-driver-{point}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _first_time(marker: Path) -> bool:
+    """Create `marker`; False when it already existed (the fault already happened in this folder)."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, f"{os.getpid()}\n".encode())
+    os.close(fd)
+    return True
+
+
 def _kill_worker_once(sweep_dir: str, point: TrialPoint) -> None:
     import pyarrow.fs as pafs
 
@@ -87,12 +114,5 @@ def _kill_worker_once(sweep_dir: str, point: TrialPoint) -> None:
     if not root or not isinstance(fs, pafs.LocalFileSystem):
         raise ValueError("debug.kill_worker_after_stage needs a local --out")
     name = hashlib.sha256(cell_id(point.as_config()).encode()).hexdigest()[:16]
-    marker = Path(root) / "debug" / f"{KILL_MARKER}-{name}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return
-    os.write(fd, f"{os.getpid()}\n".encode())
-    os.close(fd)
-    os.kill(os.getpid(), signal.SIGKILL)
+    if _first_time(Path(root) / "debug" / f"{KILL_MARKER}-{name}"):
+        os.kill(os.getpid(), signal.SIGKILL)
