@@ -57,7 +57,11 @@ def test_sweep_records_every_trial(sweeps):
                     "align/pretrain/retrieval/clone/accuracy", "align/intermediate/cka/avg/cka",
                     "align/target/retrieval/avg/accuracy", "align/retention/retrieval/avg",
                     "scale/params", "scale/non_embedding_params", "scale/pretrain_tokens",
-                    "scale/intermediate_examples", "scale/train_flops"):
+                    "scale/intermediate_examples", "scale/train_flops",
+                    # The learning gate, the random-init reference, debiased CKA, the middle layer, the drop.
+                    "learned/target/udpos", "learned/intermediate/mnli", "align/random/retrieval/avg/accuracy",
+                    "align/pretrain/cka_debiased/avg/cka", "align/pretrain/retrieval_mid/avg/accuracy",
+                    "align/drop/retrieval/avg", "align/drop_target/cka_debiased/avg"):
             assert key in m, key
     # The driver generated the benchmark before the trials started (they only read it).
     assert f"benchmark: {tmp / 'cache' / 'benchmarks'}/" in first.stdout

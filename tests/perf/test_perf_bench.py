@@ -71,3 +71,17 @@ def test_mlm_flops_per_token_of_xlmr_base():
     per_layer = 4 * d * d + 2 * d * ffn          # Q, K, V, output; the two feed-forward matrices
     head = d * d + V * d                          # the MLM head's transform and the tied decoder
     assert mlm_flops_per_token(model, cfg, s) == 6 * (L * per_layer + head) + 12 * L * d * s
+
+
+def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
+    """The figures that compare against the baseline commit (built from git history) and ASHA against FIFO."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--smoke", "--only", "trial_cost", "asha",
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    figs = json.loads(out.read_text())["figures"]
+    cost = figs["trial_cost"]["xs"]
+    assert cost["baseline_s"] > 0 and cost["new_s"] > 0 and cost["speedup"] > 0 and cost["new_peak_rss_mb"] > 0
+    asha = figs["asha"]
+    assert asha["trials"] >= 1 and asha["same_selection"] in (True, False)
+    assert "trial stage compute with cached pretraining" in proc.stdout and "ASHA inside each cell" in proc.stdout

@@ -1,18 +1,19 @@
-"""CellSearch, the Optuna searcher of `xscale sweep`: budgets per cell, and no trial started only to wait
-on another trial's pretraining while some other cell could run."""
+"""CellSearch, the searcher of `xscale sweep`: budgets per cell, a deterministic key per trial, resumed
+searches that skip finished keys, and no trial started only to wait on another trial's pretraining
+while some other cell could run."""
 
 from ray.tune.search import Searcher
 
 from xscale.spec import parse_spec
-from xscale.sweep.search import CellSearch
+from xscale.sweep.search import TRIAL_KEY, CellSearch, Reconciled
 
 
-def _search(**extra) -> CellSearch:
+def _search(reconciled=None, lr=None, **extra) -> CellSearch:
     spec = parse_spec({"model": {"size": {"grid": ["xs", "s", "m"]}},
                        "pretrain": {"checkpoint_fraction": {"grid": [0.3, 1.0]}},
-                       "optim": {"lr": {"loguniform": [1e-4, 1e-3]}},
+                       "optim": {"lr": lr or {"loguniform": [1e-4, 1e-3]}},
                        "search": {"algorithm": "optuna", "seed": 0, **extra}}, name="t")
-    return CellSearch(spec, "dev/score", "max")
+    return CellSearch(spec, "dev/score", "max", reconciled)
 
 
 # What a trial reports after its pretraining stage (`trial_main`'s first report).
@@ -74,16 +75,28 @@ def test_a_trial_that_fails_before_pretraining_leaves_the_pretraining_to_the_nex
     assert _size(search.suggest("d")) == "xs"  # nobody holds xs's pretraining: no reason to wait
 
 
-def test_a_search_saved_by_the_earlier_counting_searcher_resumes(tmp_path):
-    import pickle
-
-    old = _search(trials_per_cell=2)
-    state = {k: v for k, v in old.__dict__.items() if k not in ("queue", "pretraining", "pretrained")}
-    state.update(issued=[2, 2, 1, 1, 1, 0], next_cell=4)  # cells 0-4 had a first trial, 0 and 1 a second
-    with open(tmp_path / "searcher.pkl", "wb") as f:
-        pickle.dump(state, f)
+def test_every_trial_has_a_deterministic_key_and_a_resumed_search_skips_finished_keys():
     search = _search(trials_per_cell=2)
-    search.restore(str(tmp_path / "searcher.pkl"))
-    assert search.queue == [5, 2, 3, 4, 5]
-    assert len([search.suggest(f"t{n}") for n in range(5)]) == 5
-    assert search.suggest("t5") == Searcher.FINISHED
+    configs = [search.suggest(f"t{n}") for n in range(12)]
+    keys = [c[TRIAL_KEY] for c in configs]
+    assert len(set(keys)) == 12 and all(k.endswith(("#0", "#1")) for k in keys)
+    same = _search(trials_per_cell=2)
+    assert keys == [same.suggest(f"u{n}")[TRIAL_KEY] for n in range(12)]
+    done = {keys[0]: ({"optim.lr": configs[0]["optim.lr"]}, 0.7)}
+    redo = {keys[1]: {"optim.lr": configs[1]["optim.lr"]}}
+    resumed = _search(trials_per_cell=2, reconciled=Reconciled(done=done, redo=redo))
+    again = [resumed.suggest(f"r{n}") for n in range(11)]
+    assert resumed.suggest("r11") == Searcher.FINISHED
+    assert keys[0] not in {c[TRIAL_KEY] for c in again}
+    rerun = next(c for c in again if c[TRIAL_KEY] == keys[1])
+    assert rerun["optim.lr"] == configs[1]["optim.lr"]  # the same configuration: its stages are cached
+    # The finished trial is a completed observation of its cell's study.
+    assert len(resumed.studies[0].trials) >= 1 and resumed.studies[0].trials[0].value == 0.7
+
+
+def test_grid_and_random_searches_go_through_the_same_keyed_searcher():
+    grid = _search(trials_per_cell=3, algorithm="grid", lr=1e-3)
+    assert len([grid.suggest(f"g{n}") for n in range(6)]) == 6 and grid.suggest("g6") == Searcher.FINISHED
+    first, second = _search(trials_per_cell=2, algorithm="random"), _search(trials_per_cell=2, algorithm="random")
+    draws = [[s.suggest(f"t{n}")["optim.lr"] for n in range(4)] for s in (first, second)]
+    assert draws[0] == draws[1] and len(set(draws[0])) == 4 and all(1e-4 <= v <= 1e-3 for v in draws[0])

@@ -364,6 +364,36 @@ def _cost_scaling(spec: Path, smoke: bool, work: Path) -> list[dict]:
     return scaling
 
 
+# ------------------------------------------------------------------------------ ASHA
+
+
+def asha_savings(spec: Path, work: Path) -> dict:
+    """The same sweep with `scheduler: fifo` and with `asha` (per-cell halving after the intermediate
+    stage), sharing one cache: how many trials stopped before their target stages, and whether each
+    cell selects the same trial (the report's selection: best complete trial by English dev)."""
+    from xscale.analysis.runs import load_runs
+    from xscale.analysis.table import select_best
+    from xscale.spec import load_spec
+
+    cache = ["--cache-dir", str(work / "cache-asha")]
+    fifo = _variant(spec, work, "asha_off", lambda d: d.setdefault("scheduler", {}).update(kind="fifo"))
+    asha = _variant(spec, work, "asha_on", lambda d: d.setdefault("scheduler", {}).update(kind="asha"))
+    selected, stopped, walls = {}, 0, {}
+    for name, path in (("fifo", fifo), ("asha", asha)):
+        walls[name] = timed_sweep(path, work, *cache)["wall_s"]
+        _, runs = load_runs(f"sqlite:///{work / 'mlflow.db'}", str(work / load_spec(path).name))
+        best, _ = select_best(runs)
+        selected[name] = {cell: float(lr) for cell, lr in zip(best["cell"], best["optim.lr"])}
+        if name == "asha":
+            stopped = int((runs["stopped_after"].fillna("") != "").sum())
+    targets = len(load_spec(spec).target.tasks)
+    return {"trials": len(selected["fifo"]) * load_spec(spec).search.trials_per_cell, "stopped": stopped,
+            "target_stages_saved": stopped * targets, "fifo_s": walls["fifo"], "asha_s": walls["asha"],
+            "same_selection": selected["fifo"] == selected["asha"],
+            "cells_selecting_differently": sorted(c for c in selected["fifo"]
+                                                  if selected["fifo"][c] != selected["asha"].get(c))}
+
+
 # ------------------------------------------------------------------------------ trial cost
 
 BASELINE = "57e1bf4"
@@ -498,6 +528,12 @@ def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> 
                            "target": "grouped <= 0.15"}
     if only and "trial_cost" in only:
         figs["trial_cost"] = trial_cost(smoke)
+    if only and "asha" in only:
+        with tempfile.TemporaryDirectory(prefix="xscale-bench-asha-") as tmp:
+            spec = ROOT / "search_spaces" / "size_vs_data.yaml"
+            if smoke:
+                spec = _variant(ROOT / "search_spaces" / "smoke.yaml", Path(tmp), "bench_smoke", _shrink)
+            figs["asha"] = asha_savings(spec, Path(tmp))
     sweep_wanted = tuple(f for f in SWEEP_FIGURES if want("sweep") or want(f))
     if sweep_wanted:
         with tempfile.TemporaryDirectory(prefix="xscale-bench-spec-") as spec_dir:
@@ -554,6 +590,12 @@ def format_table(results: dict) -> str:
                      f" -> default: {p['default']}")
     if "cost_scaling" in f:
         lines.append("sweep cost: " + ", ".join(f"{r['cells']} cells {r['wall_s']:.0f}s" for r in f["cost_scaling"]))
+    if "asha" in f:
+        a = f["asha"]
+        lines.append(f"ASHA inside each cell: {a['stopped']} of {a['trials']} trials stopped after the intermediate "
+                     f"stage ({a['target_stages_saved']} target stages saved), {a['fifo_s']:.0f}s -> {a['asha_s']:.0f}s "
+                     f"on a shared cache; same trial selected in every cell: {'yes' if a['same_selection'] else 'NO'}"
+                     + (f" (differs: {', '.join(a['cells_selecting_differently'])})" if not a["same_selection"] else ""))
     if "trial_cost" in f:
         c = f["trial_cost"]
         lines.append(f"trial stage compute with cached pretraining, against {c['baseline_commit']}: " + ", ".join(
@@ -568,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds instead of minutes (a test runs this)")
     ap.add_argument("--out", default=str(ROOT / "sweeps" / "bench" / "results.json"))
     ap.add_argument("--only", nargs="*", help="run only these figures: loop gpu padding overhead cache parallelism "
-                    "cost_scaling (sweep: those four) trial_cost (only when named: it builds the baseline commit)")
+                    "cost_scaling (sweep: those four); trial_cost and asha run only when named")
     ap.add_argument("--keep", metavar="DIR", help="run the sweeps in DIR and keep them (MLflow store, outputs, cache), "
                     "e.g. for `xscale report DIR/size_vs_data`; DIR must be empty or new")
     args = ap.parse_args(argv)

@@ -29,16 +29,16 @@ class CellHalving(FIFOScheduler):
         self.rung = spec.scheduler.grace_period
         self.eta = spec.scheduler.reduction_factor
         self.gap = spec.scheduler.min_gap
-        self.metric = spec.objective.metric
+        self.objective = spec.objective.metric
         self.sign = 1.0 if spec.objective.mode == "max" else -1.0
         self.scores: dict[str, list[float]] = {}
         self.stopped: dict[str, str] = {}  # trial id -> its cell
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
-        if result.get("stage_index") != self.rung or result.get(self.metric) is None:
+        if result.get("stage_index") != self.rung or result.get(self.objective) is None:
             return TrialScheduler.CONTINUE
         cell = cell_id({k: trial.config[k] for k in self.grid})
-        score = self.sign * float(result[self.metric])
+        score = self.sign * float(result[self.objective])
         seen = self.scores.setdefault(cell, [])
         seen.append(score)
         promoted = max(1, math.floor(len(seen) / self.eta))
