@@ -104,8 +104,13 @@ def test_tatoeba_line_count_mismatch(tmp_path):
 
 
 def test_load_local_user_errors(tmp_path):
-    with pytest.raises(UserError, match=r"unknown language 'xx' \(allowed: ar, bg"):
+    # Languages are open where file names carry them: an unknown language is a missing file.
+    with pytest.raises(UserError, match=r"xnli: no dev-xx\.tsv in .* \(lang=xx, split=validation\)"):
         load_local("xnli", tmp_path, "xx", "validation")
+    with pytest.raises(UserError, match=r"'\.\./de' is not a language code \(allowed: letters, digits and hyphens"):
+        load_local("xnli", tmp_path, "../de", "validation")
+    with pytest.raises(UserError, match=r"mnli: unknown language 'de' \(allowed: en\)"):
+        load_local("mnli", tmp_path, "de", "train")
     with pytest.raises(UserError, match=r"unknown split 'train' \(allowed: validation, test\)"):
         load_local("xquad", tmp_path, "de", "train")
     with pytest.raises(UserError, match=r"no dev-de\.tsv in"):
