@@ -53,6 +53,11 @@ def _synth(args) -> int:
 
 
 def _tasks(args) -> int:
+    if args.local:
+        from xscale.data.local import describe_local
+
+        print(describe_local(args.local))
+        return 0
     from xscale.tasks.registry import format_task_table
 
     print(format_task_table())
@@ -110,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="`check` only the data (shortcuts, balance), not transfer and retrieval (which train models)")
     y.set_defaults(fn=_synth)
 
-    t = sub.add_parser("tasks", help="print the task registry")
+    t = sub.add_parser("tasks", help="print the task registry, or with --local what a data folder holds")
+    t.add_argument("--local", metavar="DIR", help="list, per task, the languages and splits found in DIR (laid out "
+                   "like ../shared/realdata) and the files skipped with why")
     t.set_defaults(fn=_tasks)
 
     r = sub.add_parser("report", help="fit scaling curves and write the report of a sweep")

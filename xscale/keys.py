@@ -10,6 +10,8 @@ are built and parsed here and nowhere else:
     align/{after}/{probe}/{lang}/{metric}   alignment probes after pretrain / intermediate / target
     align/retention/{probe}/avg             probe after intermediate divided by probe after pretraining
     scale/{quantity}, xtreme/score, learned/{stage}/{task}, train/{stage}/{task}/{loss,lr}
+    xtreme/score_all                        xtreme/score over every language evaluated, XTREME's and more
+    data/{task}/{lang}/split                the split a language was evaluated on (a run tag, not a metric)
 
 Imports nothing beyond the standard library, so every layer may use it.
 """
@@ -140,6 +142,11 @@ def learned(stage: str, task: str) -> str:
 def train_curve(stage: str, task: str, what: str = "loss") -> str:
     """Step metric of a training stage: `train/{stage}/{task}/loss` or `.../lr`."""
     return f"train/{stage}/{task}/{what}"
+
+
+def data_split(task: str, lang: str) -> str:
+    """Which split a language of a target task was evaluated on: `data/{task}/{lang}/split`."""
+    return f"data/{task}/{lang}/split"
 
 
 def compute_seconds(stage: str) -> str:

@@ -11,7 +11,6 @@ import datasets
 import pytest
 
 from xscale import data
-from xscale.data import real
 from xscale.errors import UserError
 from xscale.spec import load_spec
 from xscale.data import hub
@@ -56,13 +55,22 @@ def offline(realdata, tmp_path_factory):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_offline_hub_benchmark_fails_fast_naming_the_dataset(offline):
+def test_offline_hub_benchmark_fails_fast_listing_every_dataset_and_model(offline):
     for what in ("benchmark", "prepare"):
         outcome = offline[what]
         assert outcome["seconds"] < 5.0, outcome
-        message = outcome["error"]
-        assert message is not None and "\n" not in message
-        assert "cannot load Hub dataset" in message and "point at local files instead" in message
+        lines = outcome["error"].splitlines()
+        hub = [line for line in lines if "cannot load Hub dataset" in line]
+        assert all("point at local files instead" in line for line in hub)
+        # Every Hub task the sweep reads is named (SQuAD trains XQuAD and MLQA; CCG, which needs a
+        # licensed copy, is missing locally).
+        assert {line.split(":")[0] for line in hub} == {
+            "anli", "mnli", "qqp", "sst2", "squad", "squad_v2", "hellaswag", "cosmosqa", "commonsenseqa",
+            "xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba"}
+        assert any(line.startswith("ccg: no English training data") for line in lines)
+    models = [line for line in offline["prepare"]["error"].splitlines() if line.startswith("model ")]
+    assert [line.split(":")[0] for line in models] == ["model FacebookAI/xlm-roberta-base",
+                                                       "model FacebookAI/xlm-roberta-large"]
 
 
 def test_offline_pretrained_tokenizer_fails_fast_naming_the_model(offline):
@@ -81,7 +89,7 @@ def test_offline_set_after_import_fails_before_any_download(realdata, tmp_path, 
     spec = spec.model_copy(update={"benchmark": spec.benchmark.model_copy(update={"path": str(realdata)})})
     start = time.monotonic()
     with pytest.raises(UserError, match=r"cannot load Hub dataset .*offline mode is set \(HF_HUB_OFFLINE\)"):
-        real.HubData(spec, tmp_path)
+        data.make(spec, tmp_path)
     assert time.monotonic() - start < 1.0
 
 

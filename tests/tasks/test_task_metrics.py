@@ -16,6 +16,7 @@ from xscale.tasks.metrics import (
     tagging_f1,
     tatoeba_accuracy,
     xtreme_score,
+    xtreme_scores,
     xtreme_task_score,
 )
 from xscale.data.local import load_local
@@ -242,3 +243,26 @@ def test_xtreme_task_and_benchmark_scores():
     assert xtreme_score({"xquad": qa, "udpos": pos, "xnli": 77.0}) == pytest.approx(74.0)
     with pytest.raises(ValueError, match="exact_match"):
         xtreme_task_score("mlqa", {"en": {"f1": 1.0}})
+
+
+def test_xtreme_score_keeps_to_xtremes_languages_and_score_all_takes_every_language():
+    per_task = {
+        # Welsh (cy) is no XTREME UD-POS language; Kabyle (kab) no XTREME Tatoeba language.
+        "udpos": {"en": {"f1": 90.0, "accuracy": 95.0}, "de": {"f1": 70.0, "accuracy": 80.0},
+                  "cy": {"f1": 20.0, "accuracy": 40.0}},
+        "tatoeba": {"kab": {"accuracy": 10.0}},
+        "xnli": {"de": {"accuracy": 60.0}},
+    }
+    xtreme_languages = {name: TASKS[name].languages for name in per_task}
+    scores = xtreme_scores(per_task, xtreme_languages)
+    # xtreme/score: UD-POS (90 + 70) / 2 = 80 and XNLI 60; Tatoeba has no XTREME language scored.
+    assert scores == {
+        "xtreme/score": pytest.approx((80.0 + 60.0) / 2),
+        # xtreme/score_all: UD-POS (90 + 70 + 20) / 3 = 60, Tatoeba 10, XNLI 60.
+        "xtreme/score_all": pytest.approx((60.0 + 10.0 + 60.0) / 3),
+    }
+    only_xtreme = {"udpos": {k: v for k, v in per_task["udpos"].items() if k != "cy"}, "xnli": per_task["xnli"]}
+    assert xtreme_scores(only_xtreme, xtreme_languages) == {"xtreme/score": pytest.approx(70.0)}
+    # The synthetic benchmark's languages are its own: every one counts.
+    assert xtreme_scores(per_task) == {"xtreme/score": pytest.approx((60.0 + 10.0 + 60.0) / 3)}
+    assert xtreme_scores({"xnli": {}}) == {}

@@ -8,11 +8,19 @@ from xscale.data.local import LOCAL_LAYOUT, load_local
 from xscale.tasks.readers import (
     FEATURES,
     LOCAL_READERS,
+    read_anli_jsonl,
     read_bucc,
+    read_ccg_tsv,
+    read_cosmosqa_csv,
     read_panx_tsv,
+    read_pawsx_tsv,
+    read_squad_json,
+    read_sst2_tsv,
     read_tatoeba,
     read_udpos_conllu,
+    read_udpos_tsv,
     read_xnli_tsv,
+    tokens_only,
 )
 from xscale.tasks.registry import NLI_LABELS, TASKS, UPOS_TAGS
 
@@ -96,8 +104,13 @@ def test_tatoeba_line_count_mismatch(tmp_path):
 
 
 def test_load_local_user_errors(tmp_path):
-    with pytest.raises(UserError, match=r"unknown language 'xx' \(allowed: ar, bg"):
+    # Languages are open where file names carry them: an unknown language is a missing file.
+    with pytest.raises(UserError, match=r"xnli: no dev-xx\.tsv in .* \(lang=xx, split=validation\)"):
         load_local("xnli", tmp_path, "xx", "validation")
+    with pytest.raises(UserError, match=r"'\.\./de' is not a language code \(allowed: letters, digits and hyphens"):
+        load_local("xnli", tmp_path, "../de", "validation")
+    with pytest.raises(UserError, match=r"mnli: unknown language 'de' \(allowed: en\)"):
+        load_local("mnli", tmp_path, "de", "train")
     with pytest.raises(UserError, match=r"unknown split 'train' \(allowed: validation, test\)"):
         load_local("xquad", tmp_path, "de", "train")
     with pytest.raises(UserError, match=r"no dev-de\.tsv in"):
@@ -256,3 +269,119 @@ def test_real_label_values(realdata):
     cosmos = load_local("cosmosqa", realdata, "en", "validation")
     assert set(cosmos["label"]) == {0, 1, 2, 3}
     assert FEATURES["cosmosqa"]["label"] == Value("int32")
+
+
+# -- files as researchers have them: one line reader checks every format
+
+BOM = "\ufeff"
+
+
+def write(path, text: str, encoding: str = "utf-8"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+# One well-formed file per line-reading format: (reader, file name, text).
+FORMATS = [
+    (read_xnli_tsv, "dev-de.tsv", "Er geht.\tEr läuft.\tentailment\n"),
+    (read_pawsx_tsv, "dev-de.tsv", "Er geht.\tEr läuft.\t1\n"),
+    (read_udpos_tsv, "dev-de.tsv", "Das\tDET\nHäuser\tNOUN\n"),
+    (lambda p: read_panx_tsv(p, "de"), "dev-de.tsv", "de:Köln\tB-LOC\n"),
+    (read_ccg_tsv, "train.tsv", "Häuser\tN\n"),
+    (read_udpos_conllu, "de_x-ud-test.conllu", "# sent_id = 1\n1\tHäuser\tHaus\tNOUN\t_\t_\t0\troot\t_\t_\n"),
+    (read_squad_json, "xquad.de.json", ('{"data": [{"title": "T", "paragraphs": [{"context": "Köln liegt am '
+                                        'Rhein.", "qas": [{"id": "q1", "question": "Wo?", "answers": [{"text": '
+                                        '"Rhein", "answer_start": 14}]}]}]}]}\n')),
+    (read_sst2_tsv, "dev.tsv", "sentence\tlabel\nschön\t1\n"),
+    (read_anli_jsonl, "dev_r1.jsonl", '{"uid": "a", "premise": "schön", "hypothesis": "h", "label": "e"}\n'),
+    (read_cosmosqa_csv, "valid.csv",
+     "id,context,question,answer0,answer1,answer2,answer3,label\nq,schön,?,a,b,c,d,0\n"),
+    (lambda p: read_tatoeba(p, p), "tatoeba.deu-eng.deu", "Schön.\n"),
+]
+FORMAT_IDS = ["xnli", "pawsx", "udpos", "panx", "ccg", "conllu", "squad", "glue", "jsonl", "csv", "tatoeba"]
+
+
+@pytest.mark.parametrize("reader,name,text", FORMATS, ids=FORMAT_IDS)
+def test_every_format_strips_a_bom_and_windows_line_ends(tmp_path, reader, name, text):
+    plain = reader(write(tmp_path / "plain" / name, text))
+    assert reader(write(tmp_path / "bom" / name, BOM + text)).to_list() == plain.to_list()
+    assert reader(write(tmp_path / "crlf" / name, text.replace("\n", "\r\n"))).to_list() == plain.to_list()
+    assert BOM not in str(plain.to_list()) and "\r" not in str(plain.to_list())
+
+
+@pytest.mark.parametrize("reader,name,text", FORMATS, ids=FORMAT_IDS)
+def test_every_format_names_file_line_and_byte_of_non_utf8(tmp_path, reader, name, text):
+    path = write(tmp_path / name, text, encoding="latin-1")
+    with pytest.raises(UserError) as err:
+        reader(path)
+    message = str(err.value)
+    assert "\n" not in message
+    lineno = next(i for i, line in enumerate(text.splitlines(), start=1) if any(c in line for c in "äöé"))
+    assert message.startswith(f"{path}:{lineno}: not UTF-8: byte 0x")
+    assert "(allowed: UTF-8 text" in message
+
+
+@pytest.mark.parametrize("reader,name,text", FORMATS, ids=FORMAT_IDS)
+@pytest.mark.parametrize("content", ["", "\n\n", BOM])
+def test_every_format_rejects_an_empty_file(tmp_path, reader, name, text, content):
+    path = write(tmp_path / name, content)
+    with pytest.raises(UserError, match=rf"^{path}: empty file"):
+        reader(path)
+
+
+def test_bom_before_the_first_token_prefix_and_comment(tmp_path):
+    ud = read_udpos_tsv(write(tmp_path / "dev-de.tsv", BOM + "Das\tDET\nHaus\tNOUN\n"))
+    assert ud["tokens"] == [["Das", "Haus"]]
+    panx = read_panx_tsv(write(tmp_path / "panx.tsv", BOM + "de:Anton\tB-PER\n"), "de")
+    assert panx["tokens"] == [["Anton"]]
+    conllu = read_udpos_conllu(write(tmp_path / "de-ud-test.conllu", BOM + "# sent_id = 1\n"
+                                     "1\tDas\tder\tDET\t_\t_\t2\tdet\t_\t_\n"
+                                     "2\tHaus\tHaus\tNOUN\t_\t_\t0\troot\t_\t_\n"))
+    assert conllu["tokens"] == [["Das", "Haus"]]
+
+
+@pytest.mark.parametrize("reader,text,lineno,problem", [
+    (read_udpos_tsv, "Das\tDET\nHaus\tNOUN\tX\n", 2, "expected 2 tab-separated fields, got 3"),
+    (read_udpos_tsv, "Das\tDET\nHaus\n", 2, "expected 2 tab-separated fields, got 1"),
+    (lambda p: read_panx_tsv(p, "de"), "Anton\tB-PER\tO\n", 1, "expected 2 tab-separated fields, got 3"),
+    (read_xnli_tsv, "a\tb\tneutral\tx\n", 1, "expected 3 tab-separated fields, got 4"),
+    (read_ccg_tsv, "I\tNP\n\tN\n", 2, "empty token"),
+    (read_udpos_tsv, " \tNOUN\n", 1, "empty token"),
+    (read_ccg_tsv, "I\tNP\nsee\t\n", 2, "empty tag"),
+    (read_udpos_tsv, "Das\tDET\n\t\n", 2, "empty token"),  # a tab makes it a line, not a sentence break
+    (read_udpos_conllu, "1\t\tx\tNOUN\t_\t_\t0\troot\t_\t_\n", 1, "empty token"),
+    (read_udpos_conllu, "1\tDas\tder\tDET\t_\t_\t0\troot\t_\n", 1, "expected 10 tab-separated fields, got 9"),
+    (read_bucc, "de-1\tHallo\tWelt\n", 1, "expected 2 tab-separated fields, got 3"),
+    (read_sst2_tsv, "sentence\tlabel\ngut\t1\textra\n", 2, "expected 2 tab-separated fields, got 3"),
+    (read_cosmosqa_csv, "id,context,question,answer0,answer1,answer2,answer3,label\nq,c,?,a,b,c\n", 2,
+     "expected 8 comma-separated fields, got 6"),
+    (read_pawsx_tsv, "id\tsentence1\tsentence2\tlabel\nx\ta\tb\t1\n", 2, "id 'x' (allowed: an integer)"),
+    (read_squad_json, '{"data": [\n  {"title": }\n]}\n', 2, "not JSON (Expecting value)"),
+])
+def test_malformed_lines_name_file_and_line(tmp_path, reader, text, lineno, problem):
+    path = write(tmp_path / "bad.tsv", text)
+    call = (lambda: reader(path, path)) if reader is read_bucc else (lambda: reader(path))
+    with pytest.raises(UserError) as err:
+        call()
+    assert str(err.value) == f"{path}:{lineno}: {problem}"
+
+
+def test_a_header_without_rows_is_an_error(tmp_path):
+    path = write(tmp_path / "dev.tsv", "sentence\tlabel\n")
+    with pytest.raises(UserError, match=rf"^{path}: no rows"):
+        read_sst2_tsv(path)
+
+
+def test_csv_keeps_line_breaks_inside_quoted_fields(tmp_path):
+    path = write(tmp_path / "valid.csv", 'id,context,question,answer0,answer1,answer2,answer3,label\r\n'
+                                         'q,"one\r\ntwo",?,a,b,c,d,1\r\n')
+    assert read_cosmosqa_csv(path)["context"] == ["one\ntwo"]
+
+
+def test_tokens_only_recognises_xtremes_hidden_test_files(tmp_path):
+    assert tokens_only(write(tmp_path / "test-de.tsv", BOM + "Das\nHaus\n\nKöln\n"))
+    assert not tokens_only(write(tmp_path / "dev-de.tsv", "Das\tDET\n"))
+    mixed = write(tmp_path / "mixed.tsv", "Das\nHaus\tNOUN\n")
+    assert not tokens_only(mixed)
+    with pytest.raises(UserError, match=rf"^{mixed}:1: expected 2 tab-separated fields, got 1"):
+        read_udpos_tsv(mixed)

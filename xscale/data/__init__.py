@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 
 from xscale.data.base import PROBE_TASK, DataSource, fraction_subset
-from xscale.data.real import HubData, LocalData
+from xscale.data.real import HubData, LocalData, model_problems
 from xscale.data.synthetic import SyntheticData
+from xscale.errors import UserError
 from xscale.spec import Spec
 
 __all__ = ["DataSource", "PROBE_TASK", "fraction_subset", "make", "prepare_spec", "resolve_spec"]
@@ -47,14 +48,21 @@ def resolve_spec(spec: Spec, spec_file: str | Path) -> Spec:
 
 
 def prepare_spec(spec: Spec, spec_file: str | Path, cache_root: Path | None = None) -> Spec:
-    """Resolve the spec's paths and check its real data before a sweep starts: a missing folder, a
-    task without data, an unusable Hub or an unloadable pretrained tokenizer is a UserError here
-    rather than a failure in every trial. Nothing is trained or materialised (`cache_root` only
+    """Resolve the spec's paths and check its data and models before a sweep starts: a missing folder,
+    a task without data, and (offline or without a route to the Hub) every dataset and pretrained model
+    that is not cached are listed in one UserError, a line each, rather than failing every trial; then
+    the pretrained tokenizer is loaded once. Nothing is trained or materialised (`cache_root` only
     names where the data would keep its files; default: the temporary folder)."""
     spec = resolve_spec(spec, spec_file)
-    if spec.benchmark.kind == "synthetic":
-        return spec
-    data = make(spec, Path(cache_root) if cache_root else Path(tempfile.gettempdir()) / "xscale-cache")
-    if data.tokenizer_source:
+    problems = model_problems(spec)
+    data = None
+    if spec.benchmark.kind != "synthetic":
+        try:
+            data = make(spec, Path(cache_root) if cache_root else Path(tempfile.gettempdir()) / "xscale-cache")
+        except UserError as err:
+            problems = [*str(err).splitlines(), *problems]
+    if problems:
+        raise UserError("\n".join(problems))
+    if data is not None and data.tokenizer_source:
         data.tokenizer  # noqa: B018 - loads (or fails fast) once on the driver
     return spec

@@ -46,6 +46,9 @@ class DataSource(Protocol):
     def test(self, task: TaskInfo, lang: str, split: str = "test") -> Dataset:
         """Evaluation rows in `lang` (`split` matters for BUCC only: validation or test)."""
 
+    def eval_split(self, task: TaskInfo, lang: str) -> str:
+        """The split `test(task, lang)` reads (test, validation or train), recorded as `data/{task}/{lang}/split`."""
+
     def corpus_texts(self) -> Dataset:
         """The multilingual pretraining corpus (`text` column), in corpus order."""
 

@@ -2,7 +2,9 @@
 
 HF_HUB_OFFLINE is read by huggingface_hub and datasets when they are imported, so the environment is
 checked again at call time, and a quick connection probe stands in for the libraries' own retries
-(about 25 s) when the machine has no route to the Hub.
+(about 25 s) when the machine has no route to the Hub. Offline or without a route, the pre-flight
+(`HubDatasets.missing`, `missing_models`) names every dataset and model a sweep needs that is not
+cached, with the local files or folder that would replace each.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import os
 import socket
 import threading
 import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import datasets
 from datasets import Dataset
 
-from xscale.data.local import LOCAL_LAYOUT, LocalFiles, check_language
+from xscale.data.local import LOCAL_LAYOUT, LocalFiles, unknown_language
 from xscale.errors import UserError
-from xscale.keys import ENGLISH
 from xscale.tasks.readers import FEATURES, anli_plus
 from xscale.tasks.registry import LANGUAGE_NAMES, TATOEBA_CODES, TaskInfo, get_task
 
@@ -72,23 +74,6 @@ def _hub_reachable(endpoint: str, timeout_s: float = _PROBE_TIMEOUT_S) -> bool:
     return bool(outcome and outcome[0])
 
 
-def _hub_error(info: TaskInfo, config: str | None, lang: str, split: str, why: str) -> UserError:
-    name = info.hub_id + (f" (config {config})" if config else "")
-    layout = LOCAL_LAYOUT[info.name]
-    names = {
-        "split": layout.splits.get(split, split),
-        "hub_split": split,
-        "lang": lang,
-        "lang3": TATOEBA_CODES.get(lang, lang),
-    }
-    expected = ", ".join(p.format(**names).removeprefix("**/") for p in layout.files[0])
-    return UserError(
-        f"{info.name}: cannot load Hub dataset {name}: {why}; point at local files instead "
-        f"(load_local, or a local data path laid out like ../shared/realdata with "
-        f"{layout.folder}/{expected})"
-    )
-
-
 def hub_unavailable() -> str | None:
     """Why the Hub cannot be used for a dataset that is not cached yet, or None when it can.
 
@@ -108,11 +93,23 @@ def hub_unavailable() -> str | None:
     return None
 
 
-def hub_error(task: str, lang: str, split: str, why: str) -> UserError:
-    """The UserError `load_hub` raises for this task/language/split: names the dataset and how to
-    point at local files instead."""
-    info = get_task(task)
-    return _hub_error(info, info.hub_config_for(lang), lang, split, why)
+def hub_error(task: str, langs: Sequence[str], split: str, why: str) -> UserError:
+    """The one-line UserError for a task's Hub dataset in one or several languages that cannot be
+    loaded: names it, says why, and which local files would replace it."""
+    info, layout = get_task(task), LOCAL_LAYOUT[task]
+    one = len(langs) == 1
+    lang = langs[0] if one else "{lang}"
+    config = info.hub_config_for(lang) if one else info.hub_config
+    names = {"split": layout.splits.get(split, split), "hub_split": split, "lang": lang,
+             "lang3": TATOEBA_CODES.get(lang, lang) if one else "{lang3}"}
+    name = info.hub_id + (f" (config {config})" if config else "")
+    which = "" if one else f" for {', '.join(langs)}"
+    expected = " or ".join(p.format(**names).removeprefix("**/") for p in layout.files[0])
+    return UserError(
+        f"{task}: cannot load Hub dataset {name}, {split} split{which}: {why}; point at local files instead "
+        f"(load_local, or benchmark.kind: local with a benchmark.path laid out like ../shared/realdata, holding "
+        f"{layout.folder}/{expected})"
+    )
 
 
 def load_hub(task: str, lang: str, split: str) -> datasets.Dataset:
@@ -123,19 +120,27 @@ def load_hub(task: str, lang: str, split: str) -> datasets.Dataset:
     the Hub, or a dataset/config/split the Hub does not have.
     """
     info = get_task(task)
-    check_language(info, lang)
-    config = info.hub_config_for(lang)
+    problem = unknown_language(info, lang)
+    if problem:
+        raise UserError(problem)
     if info.hub_id is None:
         raise UserError(f"{task}: no Hub source ({info.license_note}); use load_local")
-    why = hub_unavailable()
-    if why:
-        raise _hub_error(info, config, lang, split, why)
+    dataset, why = _fetch(info, lang, split, hub_unavailable())
+    if dataset is None:
+        raise hub_error(task, [lang], split, why)
+    return dataset
+
+
+def _fetch(info: TaskInfo, lang: str, split: str, unusable: str | None) -> tuple[Dataset | None, str | None]:
+    """The rows in the task's schema and None, or None and why the Hub cannot give them (`unusable`:
+    what `hub_unavailable` said, asked once by the caller since it may probe the network)."""
+    if unusable:
+        return None, unusable
     try:
-        dataset = _load_hub_rows(info, config, lang, split)
+        dataset = _load_hub_rows(info, info.hub_config_for(lang), lang, split)
     except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as err:
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise _hub_error(info, config, lang, split, f"{type(err).__name__}: {first_line}") from None
-    return _conform(dataset, task)
+        return None, f"{type(err).__name__}: {(str(err).strip().splitlines() or [type(err).__name__])[0]}"
+    return _conform(dataset, info.name), None
 
 
 def _load_hub_rows(info: TaskInfo, config: str | None, lang: str, split: str) -> datasets.Dataset:
@@ -194,11 +199,20 @@ class HubDatasets:
     def _local_only(self, task: str) -> bool:
         return get_task(task).hub_id is None
 
+    def languages(self, task: str) -> list[str]:
+        """XTREME's languages of a Hub task; those with files for a local-only one (`LocalFiles.languages`)."""
+        if self._local_only(task):
+            return self.local.languages(task) if self.local else []
+        return list(get_task(task).languages)
+
     def has(self, task: str, lang: str, split: str) -> bool:
         if self._local_only(task):
             return bool(self.local and self.local.has(task, lang, split))
         return lang in get_task(task).languages and split in ("train", "validation", "test") \
             and (task, split) not in _HUB_MISSING
+
+    def passed_over(self, task: str, lang: str, split: str) -> str | None:
+        return self.local.passed_over(task, lang, split) if self._local_only(task) and self.local else None
 
     def files(self, task: str, lang: str, split: str) -> list[Path]:
         return self.local.files(task, lang, split) if self._local_only(task) and self.local else []
@@ -218,19 +232,59 @@ class HubDatasets:
             return self.local.load(task, lang, split)
         return load_hub(task, lang, split)
 
-    def check(self, tasks: list[str]) -> None:
-        """Fail fast (a UserError naming a dataset and the local alternative) when the Hub is unusable.
+    def missing(self, parts: Iterable[tuple[str, str, str]]) -> list[str]:
+        """One line per Hub dataset (task and split, its languages together) among `parts` ((task,
+        language, split) triples) that cannot be loaded, with the local files that would replace it.
 
-        Offline from the start (HF_HUB_OFFLINE=1 when the libraries were imported), only cached
-        datasets load: the first task's dev split is loaded to find out.
+        Only offline or without a route to the Hub: then every part is tried (offline from the
+        start, cached copies load; set offline later or unreachable, none can). With the Hub
+        reachable, [] (trials download what they need).
         """
-        hub_tasks = [t for t in tasks if not self._local_only(t)]
-        if not hub_tasks:
-            return
-        task = get_task(hub_tasks[0])
-        lang = ENGLISH if ENGLISH in task.languages else task.languages[0]
-        why = hub_unavailable()
-        if why:
-            raise hub_error(task.name, lang, "validation", why)
-        if offline_mode():
-            load_hub(task.name, lang, "validation")
+        wanted = sorted({(task, split, lang) for task, lang, split in parts if not self._local_only(task)})
+        unusable = hub_unavailable()
+        if not wanted or (unusable is None and not offline_mode()):
+            return []
+        failed: dict[tuple[str, str, str], list[str]] = {}
+        for task, split, lang in wanted:
+            _, why = _fetch(get_task(task), lang, split, unusable)
+            if why:
+                failed.setdefault((task, split, why), []).append(lang)
+        return [str(hub_error(task, langs, split, why)) for (task, split, why), langs in failed.items()]
+
+
+_MODEL_FILES = (
+    "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+)
+
+
+def model_remedy(source: str, field: str) -> str:
+    """How to give a model that the Hub cannot serve: a local folder named in `field`."""
+    return (f"download the model where the Hub is reachable (e.g. `hf download {source} --local-dir DIR`) and set "
+            f"{field}: DIR (a local folder with config.json, the tokenizer files and the weights)")
+
+
+def missing_models(sources: Mapping[str, str]) -> list[str]:
+    """One line per pretrained model that cannot be loaded, found before any trial starts: `sources`
+    maps each Hub id or local folder to the spec field that names it. A folder must hold a model;
+    a Hub id must be cached when the Hub is offline or unreachable (else the trials fetch it)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    folders = {source: field for source, field in sources.items() if Path(source).expanduser().is_dir()}
+    problems = [
+        f"{field}: {source} is a folder without a model (allowed: config.json and {' or '.join(_MODEL_FILES)})"
+        for source, field in folders.items()
+        if not (Path(source).expanduser() / "config.json").is_file()
+        or not any((Path(source).expanduser() / name).is_file() for name in _MODEL_FILES)
+    ]
+    hub_ids = {source: field for source, field in sources.items() if source not in folders}
+    # Asked once: without a route to the Hub it costs the probe's timeout.
+    unusable = (hub_unavailable() or ("offline mode is set (HF_HUB_OFFLINE) and it is not cached"
+                                      if offline_mode() else None)) if hub_ids else None
+
+    def cached(source: str, name: str) -> bool:
+        return isinstance(try_to_load_from_cache(source, name), str)
+
+    for source, field in hub_ids.items():
+        if unusable and not (cached(source, "config.json") and any(cached(source, n) for n in _MODEL_FILES)):
+            problems.append(f"model {source}: cannot load it ({unusable}); {model_remedy(source, field)}")
+    return problems

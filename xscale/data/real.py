@@ -7,9 +7,14 @@ data that a folder like `../shared/realdata` only partly has:
   trains, half 1 is the dev set); the second case says so in a warning, because the training rows
   then come from a dev set. When the `train_task` has no English file at all, the task's own
   English files are used the same way.
+- Languages: every language with local files, not only XTREME's (XTREME's lists on the Hub);
+  `benchmark.languages` narrows them. Scores of languages outside XTREME's list stay out of
+  `xtreme/score` (`xscale.tasks.metrics.xtreme_scores`).
 - Evaluation (every language): the test split, else the dev split (XTREME hides the test labels
-  of XNLI, PAWS-X and PAN-X, so their `dev-LANG` files serve as the evaluation data), else the
-  train file (TyDiQA-GoldP's Swahili train file: never trained on in zero-shot transfer). A split
+  of XNLI, PAWS-X and PAN-X, so their `dev-LANG` files serve as the evaluation data; a tokens-only
+  `test-LANG.tsv`, as XTREME's preprocessing writes PAN-X and UD-POS, is passed over with a
+  warning), else the train file (TyDiQA-GoldP's Swahili train file: never trained on in zero-shot
+  transfer). `eval_split` says which split each language was evaluated on. A split
   that training used is never evaluated: only its held-out half 1 is, in every language, since
   XNLI, PAWS-X, XQuAD and MLQA are translations of one another. Halves keep groups of rows whole
   (a premise with its hypotheses, a PAWS sentence with its paraphrases, a context with its
@@ -39,7 +44,7 @@ from pathlib import Path
 from datasets import Dataset, concatenate_datasets
 
 from xscale.data.base import PROBE_TASK, cap_retrieval, content_sha, publish_dir, save_dataset
-from xscale.data.hub import HubDatasets
+from xscale.data.hub import HubDatasets, missing_models
 from xscale.data.local import LocalFiles
 from xscale.data.tokenizer import (
     TOKENIZER_VOCAB_SIZE,
@@ -158,6 +163,20 @@ def tokenizer_source(spec: Spec) -> str | None:
     return HUB_SIZES[hub[0]] if hub else None
 
 
+def model_problems(spec: Spec) -> list[str]:
+    """Every pretrained model a sweep loads that cannot be loaded (`missing_models`: a folder without a
+    model, or offline/unreachable and not cached), one line each; [] for from-scratch sizes."""
+    sources: dict[str, str] = {}
+    for size in _axis_values(spec.model.size):
+        if size not in HUB_SIZES and not spec.model.hub_id:
+            continue
+        for fraction in spec.checkpoint_fractions():
+            checkpoint = spec.pretrain.checkpoints.get(fraction)
+            source = checkpoint or spec.model.hub_id or HUB_SIZES[size]
+            sources.setdefault(source, f"pretrain.checkpoints.{fraction:g}" if checkpoint else "model.hub_id")
+    return missing_models(sources)
+
+
 def intermediate_tasks(spec: Spec) -> list[str]:
     """The intermediate tasks a sweep may train (every value of the axis, multi-task ones split)."""
     names = [n for value in _axis_values(spec.intermediate.task) for n in str(value).split("+")]
@@ -211,7 +230,7 @@ class RealData:
         """Every task/language/split file set this sweep may read (English always included)."""
         parts = []
         for name in self.tasks:
-            for lang in get_task(name).languages:
+            for lang in self.source.languages(name):
                 if self._wanted(lang):
                     splits = ("train", "validation", "test")
                     parts += [Part(name, lang, s) for s in splits if self.source.has(name, lang, s)]
@@ -229,25 +248,55 @@ class RealData:
         return f"{self.kind}:" + content_sha([self._inventory_key, self.only_languages, tok])[:32]
 
     def check(self) -> None:
-        """Fail fast on missing data: intermediate tasks need English training data, target tasks
-        that train need it too, and every target needs an evaluation language."""
+        """Fail fast on missing data, every problem in one UserError (a line each): intermediate tasks
+        and the target tasks that train need English training data, every target needs an evaluation
+        language, and on the Hub (offline or unreachable) every dataset a trial reads must be cached."""
+        problems: list[str] = []
+
+        def collect(parts, *args) -> list[Part]:
+            try:
+                return [p for p in parts(*args) if p is not None]
+            except UserError as err:
+                problems.append(str(err))
+                return []
+
+        read: list[Part] = []
         for name in self.intermediate:
-            self._plan(get_task(name))
-            if self.translated:
-                self._translations(get_task(name))
+            read += collect(self._intermediate_parts, get_task(name))
         for name in self.targets:
-            task = get_task(name)
-            if task.train_task:
-                self._plan(task)
-            if not self.languages(task):
-                hint = ""
-                if self.kind == "hub" and not task.hub_id:
-                    hint = (" (it has no Hub source: set benchmark.path to a folder laid out like "
-                            "../shared/realdata that holds its files)")
-                raise UserError(f"{name}: no evaluation data in {self.source.describe()} for "
-                                f"{', '.join(lang for lang in task.languages if self._wanted(lang))}{hint}")
-        if PROBE_TASK in self.tasks and not self.languages(get_task(PROBE_TASK)):
-            self._warn(f"alignment probes: no Tatoeba files in {self.source.describe()}, so no align/* metrics")
+            read += collect(self._target_parts, get_task(name))
+        if PROBE_TASK in self.tasks:
+            probe = collect(self._target_parts, get_task(PROBE_TASK), False)
+            if not probe:
+                self._warn(f"alignment probes: no Tatoeba files in {self.source.describe()}, so no align/* metrics")
+            read += probe
+        if self.tokenizer_source is None:
+            read += collect(self.inventory)  # the on-the-fly tokenizer reads every file
+        if isinstance(self.source, HubDatasets):
+            problems += self.source.missing((p.task, p.lang, p.split) for p in read)
+        if problems:
+            raise UserError("\n".join(problems))
+
+    def _intermediate_parts(self, task: TaskInfo) -> list[Part]:
+        """What an intermediate task reads: its English training data (and its translations' folders,
+        which must exist, with `intermediate.translated`)."""
+        if self.translated:
+            self._translations(task)
+        return list(self._plan(task))
+
+    def _target_parts(self, task: TaskInfo, required: bool = True) -> list[Part | None]:
+        """What a target task reads: its English training data and its evaluation data per language
+        (a UserError when it has no evaluation language, unless not `required`: the probes' Tatoeba)."""
+        parts: list[Part | None] = list(self._plan(task)) if task.train_task else []
+        langs = self.languages(task)
+        if not langs and required:
+            hint = ""
+            if self.kind == "hub" and not task.hub_id:
+                hint = (" (it has no Hub source: set benchmark.path to a folder laid out like "
+                        "../shared/realdata that holds its files)")
+            raise UserError(f"{task.name}: no evaluation data in {self.source.describe()} for "
+                            f"{', '.join(lang for lang in task.languages if self._wanted(lang))}{hint}")
+        return parts + [self._eval_part(task, lang) for lang in langs]
 
     # -- tokenizer and corpus
 
@@ -338,20 +387,29 @@ class RealData:
 
     def _eval_part(self, task: TaskInfo, lang: str) -> Part | None:
         trained = self._plan(task)[0] if task.train_task else None
+        passed = None
         for split in ("test", "validation", "train"):
             if not self.source.has(task.name, lang, split):
+                passed = passed or self.source.passed_over(task.name, lang, split)
                 continue
             if trained and trained.task == task.name and trained.split == split:
                 if trained.half is None:
                     continue  # every row trained (in English; the other languages may be its translations)
-                return Part(task.name, lang, split, 1)
-            return Part(task.name, lang, split)
+                part = Part(task.name, lang, split, 1)
+            else:
+                part = Part(task.name, lang, split)
+            if passed:
+                self._warn(f"{task.name}: {passed}; {lang} is evaluated on its {split} split instead")
+            return part
+        if passed:
+            self._warn(f"{task.name}: {passed}; {lang} has no other split to evaluate, so it is not evaluated")
         return None
 
     def languages(self, task: TaskInfo) -> list[str]:
-        """Languages of `task` with evaluation data (only `benchmark.languages` when given)."""
+        """Languages of `task` with evaluation data: every language with local files (on the Hub,
+        XTREME's), only `benchmark.languages` when given."""
         out = []
-        for lang in task.languages:
+        for lang in self.source.languages(task.name):
             if self.only_languages and lang not in self.only_languages:
                 continue
             if task.name == "bucc":
@@ -361,6 +419,21 @@ class RealData:
             if ok:
                 out.append(lang)
         return out
+
+    def eval_split(self, task: TaskInfo, lang: str) -> str:
+        """The split that `test(task, lang)` reads (the run records it as `data/{task}/{lang}/split`):
+        test, else validation (hidden or tokens-only test labels), else train; for BUCC the split F1 is
+        measured on (validation when it has no labelled test file: the half the threshold was not
+        chosen on). A split that also trained is evaluated on its held-out half (module docstring)."""
+        if task.name == "bucc":
+            return "test" if self._labelled_bucc_test(lang) else "validation"
+        return self._evaluated(task, lang).split
+
+    def _evaluated(self, task: TaskInfo, lang: str) -> Part:
+        part = self._eval_part(task, lang)
+        if part is None:
+            raise UserError(f"{task.name}: no evaluation data for {lang} in {self.source.describe()}")
+        return part
 
     def train(self, task: TaskInfo, translated: bool = False) -> Dataset:
         """English training rows of `task`; with `translated`, followed by every translation of them
@@ -409,10 +482,7 @@ class RealData:
             rows = self._tatoeba(lang)
             rows = rows.select(range(len(rows) - self._probe_count(len(rows), self.max_pairs)))
             return cap_retrieval(task, rows, self.eval_cap)
-        part = self._eval_part(task, lang)
-        if part is None:
-            raise UserError(f"{task.name}: no evaluation data for {lang} in {self.source.describe()}")
-        return self._rows(part)
+        return self._rows(self._evaluated(task, lang))
 
     # -- retrieval
 
@@ -464,7 +534,7 @@ class LocalData(RealData):
 
 
 class HubData(RealData):
-    """The tasks' datasets on the Hugging Face Hub; fails fast (UserError) when the Hub is unusable."""
+    """The tasks' datasets on the Hugging Face Hub; `check` fails fast (UserError) when the Hub is unusable."""
 
     def __init__(self, spec: Spec, cache_root: Path):
         local = None
@@ -474,4 +544,3 @@ class HubData(RealData):
                 raise UserError(f"benchmark.path: {root} is not a folder (it holds the tasks without a Hub source)")
             local = LocalFiles(root.resolve(), Path(cache_root) / "benchmarks" / "local")
         super().__init__(HubDatasets(local), spec, cache_root)
-        self.source.check(self.tasks)

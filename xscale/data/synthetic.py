@@ -66,6 +66,9 @@ class SyntheticData:
     def test(self, task: TaskInfo, lang: str, split: str = "test") -> Dataset:
         return cap_retrieval(task, self._task(task.name)[f"{split}.{lang}"], self.eval_cap)
 
+    def eval_split(self, task: TaskInfo, lang: str) -> str:
+        return "test"
+
     def corpus_texts(self) -> Dataset:
         return synth.load_corpus(self.dir)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from xscale.data.hub import hub_unavailable
+from xscale.data.hub import hub_unavailable, model_remedy
 from xscale.errors import UserError
 from xscale.tasks.registry import TaskInfo
 
@@ -27,9 +27,8 @@ def load_pretrained_tokenizer(source: str):
         return AutoTokenizer.from_pretrained(source, local_files_only=bool(why))
     except (OSError, ValueError) as err:
         reason = why or (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise UserError(f"model {source}: cannot load its tokenizer ({reason}); download the model where the Hub "
-                        f"is reachable (e.g. `hf download {source} --local-dir DIR`) and set model.hub_id: DIR "
-                        "(a local folder with config.json, the tokenizer files and the weights)") from None
+        raise UserError(f"model {source}: cannot load its tokenizer ({reason}); "
+                        f"{model_remedy(source, 'model.hub_id')}") from None
 
 
 def text_strings(task: TaskInfo, ds: Dataset, budget: int) -> list[str]:

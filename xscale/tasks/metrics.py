@@ -13,10 +13,11 @@ import string
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
+from xscale.keys import XTREME_SCORE, XTREME_SCORE_ALL
 from xscale.tasks.registry import get_task
 
 
@@ -347,3 +348,28 @@ def xtreme_score(task_scores: Mapping[str, float]) -> float:
     if not task_scores:
         raise ValueError("no task scores to average")
     return float(np.mean(list(task_scores.values())))
+
+
+def xtreme_scores(
+    per_task: Mapping[str, Mapping[str, Mapping[str, float]]],
+    xtreme_languages: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, float]:
+    """`xtreme/score` over XTREME's languages and, when some task was also evaluated in others,
+    `xtreme/score_all` over every language, from `{task: {lang: {metric: value}}}`.
+
+    `xtreme_languages` gives each task's XTREME languages (the registry's lists, on real data); None
+    counts every language given (the synthetic benchmark, whose languages are its own). A task with
+    no XTREME language scored stays out of `xtreme/score`; {} when nothing was scored.
+    """
+    scored = {task: langs for task, langs in per_task.items() if langs}
+    xtreme = scored
+    if xtreme_languages is not None:
+        kept = {task: {lang: v for lang, v in langs.items() if lang in xtreme_languages.get(task, ())}
+                for task, langs in scored.items()}
+        xtreme = {task: langs for task, langs in kept.items() if langs}
+    out = {}
+    if xtreme:
+        out[XTREME_SCORE] = xtreme_score({task: xtreme_task_score(task, langs) for task, langs in xtreme.items()})
+    if xtreme != scored:
+        out[XTREME_SCORE_ALL] = xtreme_score({task: xtreme_task_score(task, langs) for task, langs in scored.items()})
+    return out

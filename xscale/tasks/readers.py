@@ -2,9 +2,11 @@
 
 Every reader returns a `datasets.Dataset` whose features equal `FEATURES[task]` (the Hub schema of
 the dataset the registry names), so the same collators and metrics serve local files, the Hub and
-the synthetic benchmark. Reader mistakes in the data (an unknown label, a line without a tab) are
-reported as a UserError naming the file and line. Where each task's files live on disk is
-`xscale.data.local`; loading from the Hub is `xscale.data.hub`.
+the synthetic benchmark. Every format is read through one line reader (`_lines`: UTF-8, a
+byte-order mark removed), and mistakes in the data (a byte that is not UTF-8, an empty file, a line
+with too many or too few fields, an empty token, an unknown label) are a UserError naming the file
+and line: nothing is guessed. Where each task's files live on disk is `xscale.data.local`; loading
+from the Hub is `xscale.data.hub`.
 """
 
 from __future__ import annotations
@@ -112,14 +114,43 @@ def _data_error(path: Path, lineno: int | None, problem: str) -> UserError:
     return UserError(f"{where}: {problem}")
 
 
+_BOM = "\ufeff"
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines without their line ending; a missing file is a user error."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                yield lineno, line.rstrip("\r\n")
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
+    """Numbered lines of a UTF-8 text file, without line endings or a leading byte-order mark.
+
+    Every reader goes through here, so every format gets the same checks: a missing file, a file
+    without text and a byte that is not UTF-8 are UserErrors naming the file (and the line). Lines
+    end at `\n` only (a lone `\r` inside a sentence stays text; Windows `\r\n` endings are removed).
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    text = False
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise _data_error(path, lineno, f"not UTF-8: byte 0x{raw[err.start]:02x} at byte {err.start + 1} of "
+                                  "the line (allowed: UTF-8 text; save the file as UTF-8)") from None
+            if lineno == 1:
+                line = line.removeprefix(_BOM)
+            line = line.removesuffix("\n").removesuffix("\r")
+            text = text or bool(line.strip())
+            yield lineno, line
+    if not text:
+        raise UserError(f"{path}: empty file (no line holds text)")
+
+
+def _text(path: Path) -> str:
+    """The whole file through `_lines` (JSON documents, whose strings cannot hold a raw line break)."""
+    return "\n".join(line for _, line in _lines(path))
+
+
+def _blank(line: str) -> bool:
+    """A sentence separator: nothing but spaces (a tab makes it a line of empty fields, an error)."""
+    return not line.strip() and "\t" not in line
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -138,14 +169,24 @@ def _label(names: tuple[str, ...] | list[str], value: str, path: Path, lineno: i
         raise _data_error(path, lineno, f"label {value!r} (allowed: {', '.join(names)})") from None
 
 
-def _tsv_fields(path: Path, lineno: int, line: str, at_least: int) -> list[str]:
+def _integer(value: str, what: str, path: Path, lineno: int) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise _data_error(path, lineno, f"{what} {value!r} (allowed: an integer)") from None
+
+
+def _tsv_fields(path: Path, lineno: int, line: str, count: int) -> list[str]:
+    """The `count` tab-separated fields of a line: more or fewer is an error, never a guess."""
     fields = line.split("\t")
-    if len(fields) < at_least:
-        raise _data_error(path, lineno, f"expected {at_least} tab-separated fields, got {len(fields)}")
+    if len(fields) != count:
+        raise _data_error(path, lineno, f"expected {count} tab-separated fields, got {len(fields)}")
     return fields
 
 
-def _dataset(rows: dict[str, list], task: str) -> datasets.Dataset:
+def _dataset(rows: dict[str, list], task: str, path: Path) -> datasets.Dataset:
+    if not next(iter(rows.values())):
+        raise _data_error(path, None, "no rows (only a header, or nothing the format reads)")
     return datasets.Dataset.from_dict(rows, features=FEATURES[task])
 
 
@@ -154,13 +195,13 @@ def read_xnli_tsv(path: str | Path) -> datasets.Dataset:
     path = Path(path)
     rows: dict[str, list] = {"premise": [], "hypothesis": [], "label": []}
     for lineno, line in _lines(path):
-        if not line or (lineno == 1 and line.startswith("premise\t")):
+        if _blank(line) or (lineno == 1 and line.startswith("premise\t")):
             continue
-        premise, hypothesis, label = _tsv_fields(path, lineno, line, 3)[:3]
+        premise, hypothesis, label = _tsv_fields(path, lineno, line, 3)
         rows["premise"].append(premise)
         rows["hypothesis"].append(hypothesis)
         rows["label"].append(_label(NLI_LABELS, label.strip(), path, lineno))
-    return _dataset(rows, "xnli")
+    return _dataset(rows, "xnli", path)
 
 
 def read_pawsx_tsv(path: str | Path) -> datasets.Dataset:
@@ -172,35 +213,49 @@ def read_pawsx_tsv(path: str | Path) -> datasets.Dataset:
         if lineno == 1 and line.startswith("id\t"):
             has_id = True
             continue
-        if not line:
+        if _blank(line):
             continue
         fields = _tsv_fields(path, lineno, line, 4 if has_id else 3)
         if has_id:
-            row_id, sentence1, sentence2, label = fields[:4]
+            row_id, sentence1, sentence2, label = fields
+            rows["id"].append(_integer(row_id, "id", path, lineno))
         else:
-            row_id, (sentence1, sentence2, label) = str(len(rows["id"])), fields[:3]
-        rows["id"].append(int(row_id))
+            sentence1, sentence2, label = fields
+            rows["id"].append(len(rows["id"]))
         rows["sentence1"].append(sentence1)
         rows["sentence2"].append(sentence2)
         rows["label"].append(_label(("0", "1"), label.strip(), path, lineno))
-    return _dataset(rows, "pawsx")
+    return _dataset(rows, "pawsx", path)
 
 
-def _read_token_tag_tsv(path: Path, tags: tuple[str, ...] | None) -> tuple[list, list]:
-    """Sentences of `token<TAB>tag` lines separated by blank lines; tags checked when given."""
+def _tagged_sentences(
+    path: Path, width: int, token_at: int, tag_at: int, tags: tuple[str, ...] | None, conllu: bool = False
+) -> tuple[list, list]:
+    """Sentences of one-token lines (`width` tab-separated fields), a blank line between sentences:
+    the tokens and their tags (as ClassLabel ids when `tags` is given). CoNLL-U's comment lines,
+    multiword-token lines (`1-2`) and empty nodes (`1.1`) are passed over, so the tokens are the
+    words that carry UPOS, as in XTREME's preprocessing."""
     sentences, sentence_tags = [], []
     tokens: list[str] = []
     labels: list = []
     for lineno, line in _lines(path):
-        if not line.strip():
+        if _blank(line):
             if tokens:
                 sentences.append(tokens)
                 sentence_tags.append(labels)
                 tokens, labels = [], []
             continue
-        fields = _tsv_fields(path, lineno, line, 2)
-        tokens.append(fields[0])
-        tag = fields[-1].strip()
+        if conllu and line.startswith("#"):
+            continue
+        fields = _tsv_fields(path, lineno, line, width)
+        if conllu and ("-" in fields[0] or "." in fields[0]):
+            continue
+        token, tag = fields[token_at], fields[tag_at].strip()
+        if not token.strip():
+            raise _data_error(path, lineno, "empty token")
+        if not tag:
+            raise _data_error(path, lineno, "empty tag")
+        tokens.append(token)
         labels.append(tag if tags is None else _label(tags, tag, path, lineno))
     if tokens:
         sentences.append(tokens)
@@ -208,40 +263,25 @@ def _read_token_tag_tsv(path: Path, tags: tuple[str, ...] | None) -> tuple[list,
     return sentences, sentence_tags
 
 
+def tokens_only(path: str | Path) -> bool:
+    """Whether a `token<TAB>tag` file holds tokens alone, one a line: XTREME's `utils_preprocess.py`
+    writes the PAN-X and UD-POS test sets so, their labels being hidden. A file that mixes the two
+    forms is not tokens-only (its reader then names the first line without a tag)."""
+    return all("\t" not in line for _, line in _lines(Path(path)) if not _blank(line))
+
+
 def read_udpos_tsv(path: str | Path) -> datasets.Dataset:
     """XTREME's UD-POS TSV: `token<TAB>UPOS`, a blank line between sentences."""
-    tokens, tags = _read_token_tag_tsv(Path(path), UPOS_TAGS)
-    return _dataset({"tokens": tokens, "pos_tags": tags}, "udpos")
+    path = Path(path)
+    tokens, tags = _tagged_sentences(path, 2, 0, 1, UPOS_TAGS)
+    return _dataset({"tokens": tokens, "pos_tags": tags}, "udpos", path)
 
 
 def read_udpos_conllu(path: str | Path) -> datasets.Dataset:
-    """A CoNLL-U treebank: FORM and UPOS (columns 2 and 4) of the syntactic words.
-
-    Multiword-token lines (`1-2`) and empty nodes (`1.1`) are skipped, so the tokens are the
-    words that carry UPOS, as in XTREME's preprocessing.
-    """
+    """A CoNLL-U treebank: FORM and UPOS (columns 2 and 4) of the syntactic words (`_tagged_sentences`)."""
     path = Path(path)
-    sentences, sentence_tags = [], []
-    tokens: list[str] = []
-    tags: list[int] = []
-    for lineno, line in _lines(path):
-        if not line.strip():
-            if tokens:
-                sentences.append(tokens)
-                sentence_tags.append(tags)
-                tokens, tags = [], []
-            continue
-        if line.startswith("#"):
-            continue
-        fields = _tsv_fields(path, lineno, line, 10)
-        if "-" in fields[0] or "." in fields[0]:
-            continue
-        tokens.append(fields[1])
-        tags.append(_label(UPOS_TAGS, fields[3], path, lineno))
-    if tokens:
-        sentences.append(tokens)
-        sentence_tags.append(tags)
-    return _dataset({"tokens": sentences, "pos_tags": sentence_tags}, "udpos")
+    tokens, tags = _tagged_sentences(path, 10, 1, 3, UPOS_TAGS, conllu=True)
+    return _dataset({"tokens": tokens, "pos_tags": tags}, "udpos", path)
 
 
 def read_udpos(path: str | Path) -> datasets.Dataset:
@@ -251,13 +291,14 @@ def read_udpos(path: str | Path) -> datasets.Dataset:
 
 
 def read_panx_tsv(path: str | Path, lang: str) -> datasets.Dataset:
-    """PAN-X (WikiANN) TSV: `token<TAB>IOB2 tag`; the original's `lang:` token prefix is removed."""
+    """PAN-X (WikiANN) TSV: `token<TAB>IOB2 tag`; the original's `lang:` token prefix is removed
+    (a token that is nothing but the prefix stays as it is rather than becoming empty)."""
     path = Path(path)
-    tokens, tags = _read_token_tag_tsv(path, PANX_TAGS)
+    tokens, tags = _tagged_sentences(path, 2, 0, 1, PANX_TAGS)
     prefix = f"{lang}:"
-    tokens = [[t[len(prefix):] if t.startswith(prefix) else t for t in sent] for sent in tokens]
+    tokens = [[t.removeprefix(prefix) or t for t in sent] for sent in tokens]
     langs = [[lang] * len(sent) for sent in tokens]
-    return _dataset({"tokens": tokens, "ner_tags": tags, "langs": langs}, "panx")
+    return _dataset({"tokens": tokens, "ner_tags": tags, "langs": langs}, "panx", path)
 
 
 def read_squad_json(path: str | Path) -> datasets.Dataset:
@@ -270,11 +311,10 @@ def read_squad_json(path: str | Path) -> datasets.Dataset:
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            articles = json.load(handle)["data"]
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, KeyError, TypeError):
+        articles = json.loads(_text(path))["data"]
+    except json.JSONDecodeError as err:
+        raise _data_error(path, err.lineno, f"not JSON ({err.msg})") from None
+    except (KeyError, TypeError):
         raise _data_error(path, None, "not SQuAD-format JSON (expected {'data': [...]})") from None
     rows: dict[str, list] = {k: [] for k in ("id", "title", "context", "question", "answers")}
     seen: set[str] = set()
@@ -297,7 +337,7 @@ def read_squad_json(path: str | Path) -> datasets.Dataset:
                         "answer_start": [int(a["answer_start"]) for a in answers],
                     }
                 )
-    return _dataset(rows, "squad")
+    return _dataset(rows, "squad", path)
 
 
 def _glue_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -307,12 +347,8 @@ def _glue_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         if header is None:
             header = line.split("\t")
             continue
-        if not line:
-            continue
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise _data_error(path, lineno, f"expected {len(header)} fields, got {len(fields)}")
-        yield lineno, dict(zip(header, fields))
+        if not _blank(line):
+            yield lineno, dict(zip(header, _tsv_fields(path, lineno, line, len(header))))
 
 
 def _require_columns(path: Path, row: dict[str, str], columns: tuple[str, ...], lineno: int) -> None:
@@ -332,7 +368,7 @@ def read_mnli_tsv(path: str | Path) -> datasets.Dataset:
         gold = row.get("gold_label")
         rows["label"].append(-1 if gold is None else _label(NLI_LABELS, gold, path, lineno))
         rows["idx"].append(len(rows["idx"]))
-    return _dataset(rows, "mnli")
+    return _dataset(rows, "mnli", path)
 
 
 def read_qqp_tsv(path: str | Path) -> datasets.Dataset:
@@ -346,7 +382,7 @@ def read_qqp_tsv(path: str | Path) -> datasets.Dataset:
         gold = row.get("is_duplicate")
         rows["label"].append(-1 if gold is None else _label(("0", "1"), gold, path, lineno))
         rows["idx"].append(len(rows["idx"]))
-    return _dataset(rows, "qqp")
+    return _dataset(rows, "qqp", path)
 
 
 def read_sst2_tsv(path: str | Path) -> datasets.Dataset:
@@ -359,7 +395,7 @@ def read_sst2_tsv(path: str | Path) -> datasets.Dataset:
         gold = row.get("label")
         rows["label"].append(-1 if gold is None else _label(("0", "1"), gold, path, lineno))
         rows["idx"].append(len(rows["idx"]))
-    return _dataset(rows, "sst2")
+    return _dataset(rows, "sst2", path)
 
 
 _ANLI_LABELS = {"e": "entailment", "n": "neutral", "c": "contradiction"}
@@ -376,7 +412,7 @@ def read_anli_jsonl(path: str | Path) -> datasets.Dataset:
         rows["premise"].append(record.get("premise", record.get("context")))
         rows["hypothesis"].append(record["hypothesis"])
         rows["label"].append(_label(NLI_LABELS, label, path, lineno))
-    return _dataset(rows, "anli")
+    return _dataset(rows, "anli", path)
 
 
 def read_snli_jsonl(path: Path) -> datasets.Dataset:
@@ -389,7 +425,7 @@ def read_snli_jsonl(path: Path) -> datasets.Dataset:
         rows["premise"].append(record["sentence1"])
         rows["hypothesis"].append(record["sentence2"])
         rows["label"].append(_label(NLI_LABELS, record["gold_label"], path, lineno))
-    return _dataset(rows, "anli")
+    return _dataset(rows, "anli", path)
 
 
 def read_hellaswag_jsonl(path: str | Path) -> datasets.Dataset:
@@ -417,7 +453,7 @@ def read_hellaswag_jsonl(path: str | Path) -> datasets.Dataset:
         rows["split_type"].append(record.get("split_type", ""))
         label = record.get("label", "")
         rows["label"].append("" if label is None else str(label))
-    return _dataset(rows, "hellaswag")
+    return _dataset(rows, "hellaswag", path)
 
 
 def read_cosmosqa_csv(path: str | Path) -> datasets.Dataset:
@@ -425,20 +461,27 @@ def read_cosmosqa_csv(path: str | Path) -> datasets.Dataset:
     path = Path(path)
     columns = list(FEATURES["cosmosqa"])
     rows: dict[str, list] = {k: [] for k in columns}
+    # csv needs the line ends back: a quoted field may span lines.
+    reader = csv.reader(line + "\n" for _, line in _lines(path))
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for lineno, record in enumerate(reader, start=2):
-                missing = [c for c in columns[:-1] if c not in record]
-                if missing:
-                    raise _data_error(path, lineno, f"missing columns {', '.join(missing)}")
-                for column in columns[:-1]:
-                    rows[column].append(record[column])
-                label = record.get("label")
-                rows["label"].append(-1 if label in (None, "") else int(label))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    return _dataset(rows, "cosmosqa")
+        header = next(reader)
+        for fields in reader:
+            lineno = reader.line_num
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise _data_error(path, lineno, f"expected {len(header)} comma-separated fields, got {len(fields)}")
+            record = dict(zip(header, fields))
+            missing = [c for c in columns[:-1] if c not in record]
+            if missing:
+                raise _data_error(path, lineno, f"missing columns {', '.join(missing)}")
+            for column in columns[:-1]:
+                rows[column].append(record[column])
+            label = record.get("label")
+            rows["label"].append(-1 if label in (None, "") else _integer(label, "label", path, lineno))
+    except csv.Error as err:
+        raise _data_error(path, reader.line_num, f"not CSV ({err})") from None
+    return _dataset(rows, "cosmosqa", path)
 
 
 def read_commonsenseqa_jsonl(path: str | Path) -> datasets.Dataset:
@@ -461,7 +504,7 @@ def read_commonsenseqa_jsonl(path: str | Path) -> datasets.Dataset:
         rows["question_concept"].append(concept)
         rows["choices"].append(choices)
         rows["answerKey"].append(record.get("answerKey", ""))
-    return _dataset(rows, "commonsenseqa")
+    return _dataset(rows, "commonsenseqa", path)
 
 
 def read_ccg_tsv(path: str | Path) -> datasets.Dataset:
@@ -470,8 +513,9 @@ def read_ccg_tsv(path: str | Path) -> datasets.Dataset:
     The file is derived by the user from their licensed copy of CCGbank; the tag inventory is
     whatever the file holds, so tags stay strings.
     """
-    tokens, tags = _read_token_tag_tsv(Path(path), None)
-    return _dataset({"tokens": tokens, "ccg_tags": tags}, "ccg")
+    path = Path(path)
+    tokens, tags = _tagged_sentences(path, 2, 0, 1, None)
+    return _dataset({"tokens": tokens, "ccg_tags": tags}, "ccg", path)
 
 
 def read_tatoeba(source_path: str | Path, english_path: str | Path) -> datasets.Dataset:
@@ -490,17 +534,15 @@ def read_tatoeba(source_path: str | Path, english_path: str | Path) -> datasets.
         "source_lang": [source_lang] * len(source),
         "target_lang": ["eng"] * len(source),
     }
-    return _dataset(rows, "tatoeba")
+    return _dataset(rows, "tatoeba", source_path)
 
 
-def _read_bucc_side(path: Path) -> tuple[list[str], list[str]]:
-    ids, sentences = [], []
+def _two_columns(path: Path) -> Iterator[tuple[int, str, str]]:
+    """The non-blank lines of an `a<TAB>b` file (BUCC's sentences and gold pairs)."""
     for lineno, line in _lines(path):
-        if line:
-            sentence_id, sentence = _tsv_fields(path, lineno, line, 2)[:2]
-            ids.append(sentence_id)
-            sentences.append(sentence)
-    return ids, sentences
+        if not _blank(line):
+            first, second = _tsv_fields(path, lineno, line, 2)
+            yield lineno, first, second
 
 
 def read_bucc(
@@ -517,21 +559,20 @@ def read_bucc(
     gold: dict[str, str] = {}
     if gold_path is not None:
         gold_path = Path(gold_path)
-        for lineno, line in _lines(gold_path):
-            if line:
-                source_id, english_id = _tsv_fields(gold_path, lineno, line, 2)[:2]
-                if source_id in gold:
-                    raise _data_error(gold_path, lineno, f"{source_id} has two gold translations")
-                gold[source_id] = english_id
-    src_ids, src_sentences = _read_bucc_side(source_path)
-    en_ids, en_sentences = _read_bucc_side(english_path)
+        for lineno, source_id, english_id in _two_columns(gold_path):
+            if source_id in gold:
+                raise _data_error(gold_path, lineno, f"{source_id} has two gold translations")
+            gold[source_id] = english_id
+    source, english = list(_two_columns(source_path)), list(_two_columns(english_path))
+    src_ids, src_sentences = [i for _, i, _ in source], [t for _, _, t in source]
+    en_ids, en_sentences = [i for _, i, _ in english], [t for _, _, t in english]
     rows = {
         "id": src_ids + en_ids,
         "lang": [source_lang] * len(src_ids) + ["en"] * len(en_ids),
         "sentence": src_sentences + en_sentences,
         "gold": [gold.get(i, "") for i in src_ids] + [""] * len(en_ids),
     }
-    return _dataset(rows, "bucc")
+    return _dataset(rows, "bucc", source_path)
 
 
 LOCAL_READERS: dict[str, Callable[..., datasets.Dataset]] = {

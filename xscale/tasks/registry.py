@@ -83,7 +83,8 @@ class TaskInfo:
     labels: tuple[str, ...]
     """Class or tag names in ClassLabel order; empty where the label set is open (QA, retrieval, CCG)."""
     languages: tuple[str, ...]
-    """Real languages evaluated, ISO 639-1 codes as XTREME spells them."""
+    """XTREME's languages, ISO 639-1 codes as XTREME spells them: those the Hub source serves and
+    `xtreme/score` averages; local files may hold more (`xscale.data.local.find_local`)."""
     metric: str
     """Primary metric name, the one that model selection and the XTREME score use."""
     metrics: tuple[str, ...]
