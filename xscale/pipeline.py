@@ -33,8 +33,9 @@ WEIGHTS = "encoder.safetensors"
 CONFIG = "config.json"
 
 Report = Callable[..., None]
-"""`report(metrics, stage, curves=...)` after each stage: every metric so far, the stage's name, and the
-training curves so far (`{stage}/{task}` -> [step, mean loss, learning rate] per logging window)."""
+"""`report(metrics, stage, curves=..., tags=...)` after each stage: every metric so far, the stage's name,
+the training curves so far (`{stage}/{task}` -> [step, mean loss, learning rate] per logging window) and
+the text the run records (`Context.tags`)."""
 Log = Callable[[str], None]
 
 
@@ -52,6 +53,8 @@ class Context:
     tokens: dict[str, int] = field(default_factory=dict)
     curves: dict[str, list[list[float]]] = field(default_factory=dict)
     """Training curves by `{stage}/{task}`: [step, mean loss, learning rate] per logging window."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """What the run records as text (`data/{task}/{lang}/split`: the split each language was scored on)."""
 
     def account(self, entry: Entry) -> None:
         """Count the compute time of a stage this trial ran (cache hits cost no compute)."""
@@ -489,6 +492,8 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
 
     entry = ctx.cache.get_or_compute("target", stage_cfg, (input_key,), compute)
     ctx.log(f"target {task.name}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
+    ctx.tags.update({keys.data_split(task.name, lang): ctx.data.eval_split(task, lang)
+                     for lang in ctx.data.languages(task)})
     ctx.tokens[f"target/{task.name}"] = entry.meta["tokens"]
     if entry.meta.get("curve"):
         ctx.curves[f"target/{task.name}"] = entry.meta["curve"]
@@ -600,15 +605,15 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
         probe_stage(ctx, "random", config, random_state, random_key(ctx, config))
     # No English dev score exists before fine-tuning; schedulers need the key in every report.
     ctx.metrics[keys.DEV_SCORE] = 0.0
-    report(dict(ctx.metrics), "pretrain", curves=dict(ctx.curves))
+    report(dict(ctx.metrics), "pretrain", curves=dict(ctx.curves), tags=dict(ctx.tags))
 
     state, key = intermediate_stage(ctx, config, state, key)
     probe_stage(ctx, "intermediate", config, state, key)
     ctx.metrics[keys.DEV_SCORE] = _intermediate_dev(ctx)
-    report(dict(ctx.metrics), "intermediate", curves=dict(ctx.curves))
+    report(dict(ctx.metrics), "intermediate", curves=dict(ctx.curves), tags=dict(ctx.tags))
 
     target_probe: dict[str, list[float]] = {}
-    task_scores: dict[str, float] = {}
+    per_task: dict[str, dict[str, dict[str, float]]] = {}
     for name in spec.target.tasks:
         task = get_task(name)
         result = target_stage(ctx, task, config, state, key)
@@ -622,17 +627,17 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
             if parsed is not None:
                 per_lang.setdefault(parsed.lang, {})[parsed.metric] = v
         ctx.metrics.update(language_averages("target", name, per_lang))
-        if per_lang:
-            task_scores[name] = task_metrics.xtreme_task_score(name, per_lang)
+        per_task[name] = per_lang
         ctx.metrics[keys.DEV_SCORE] = _target_dev(ctx)
-        report(dict(ctx.metrics), f"target/{name}", curves=dict(ctx.curves))
+        report(dict(ctx.metrics), f"target/{name}", curves=dict(ctx.curves), tags=dict(ctx.tags))
 
     # The "after target" alignment is the mean over the target tasks' fine-tuned encoders (retrieval
     # tasks fine-tune nothing, so they are not in it; a spec with only retrieval targets has none).
     ctx.metrics.update(_align_metrics("target", {k: float(np.mean(v)) for k, v in target_probe.items()}))
     ctx.metrics.update(_retention(ctx.metrics))
-    if task_scores:
-        ctx.metrics[keys.XTREME_SCORE] = task_metrics.xtreme_score(task_scores)
+    # XTREME's score counts XTREME's languages (the registry's lists); the synthetic languages are their own.
+    xtreme_languages = None if data.kind == "synthetic" else {n: get_task(n).languages for n in per_task}
+    ctx.metrics.update(task_metrics.xtreme_scores(per_task, xtreme_languages))
     total_tokens = sum(ctx.tokens.values())
     ctx.metrics[keys.scale("train_flops")] = 6.0 * counts["non_embedding_params"] * total_tokens
     ctx.metrics[keys.STAGE_COMPUTE_SECONDS] = sum(ctx.stage_seconds.values())

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, ViewType
+from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -71,6 +71,7 @@ class Tracker:
         self.parent_id: str | None = None
         self._pending: list[Any] = []
         self._logged: dict[str, set[tuple[str, int]]] = {}  # reopened runs: (key, step) already there
+        self._tagged: dict[tuple[str, str], str] = {}
 
     def _experiment(self, name: str) -> str:
         exp = self.client.get_experiment_by_name(name)
@@ -169,6 +170,13 @@ class Tracker:
             for start in range(0, len(batch), 1000):  # MLflow takes at most 1000 metrics per batch
                 self._pending.append(self.client.log_batch(run_id, metrics=batch[start:start + 1000],
                                                            synchronous=False))
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Text records of a run (e.g. `data/{task}/{lang}/split`), each set once."""
+        new = {k: str(v) for k, v in tags.items() if self._tagged.get((run_id, k)) != str(v)}
+        if new:
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in new.items()])
+            self._tagged.update({(run_id, k): v for k, v in new.items()})
 
     def finish(self, run_id: str, status: str, reason: str | None = None, stopped_after: str | None = None) -> None:
         self.flush()

@@ -19,19 +19,24 @@ def trial(spec, bench, cache_root, tmp_path_factory):
                                     "optim.warmup_fraction": spec.optim.warmup_fraction})
     assert point.intermediate_task == "mnli" and point.size == "xs"
     cache = StageCache(tmp_path_factory.mktemp("stages"))
-    reports, lines = [], []
-    metrics = run_trial(spec, point, cache, bench, lambda m, stage, **_: reports.append(stage), lines.append)
-    return metrics, reports, lines
+    reports, lines, tags = [], [], {}
+
+    def report(metrics, stage, **kw):
+        reports.append(stage)
+        tags.update(kw.get("tags", {}))
+
+    metrics = run_trial(spec, point, cache, bench, report, lines.append)
+    return metrics, reports, lines, tags
 
 
 def test_trial_reports_every_stage(trial, spec):
-    _, reports, lines = trial
+    _, reports, lines, _ = trial
     assert reports == ["pretrain", "intermediate"] + [f"target/{t}" for t in spec.target.tasks]
     assert any(line.startswith("pretrain xs: ran") for line in lines)
 
 
 def test_trial_produces_the_expected_finite_metrics(trial):
-    metrics, _, _ = trial
+    metrics, _, _, _ = trial
     expected = [
         "target/xnli/de/accuracy", "target/xnli/zh/accuracy", "target/xnli/avg/accuracy",
         "target/pawsx/de/accuracy", "target/udpos/zh/f1", "target/panx/de/f1",
@@ -47,3 +52,9 @@ def test_trial_produces_the_expected_finite_metrics(trial):
     assert not bad, bad
     assert metrics["scale/pretrain_tokens"] > 0 and metrics["scale/intermediate_examples"] == 48
     assert 0 <= metrics["xtreme/score"] <= 100
+
+
+def test_the_run_records_the_split_each_language_was_scored_on(trial):
+    """XNLI's slices have dev files only (XTREME hides test labels): those languages are scored on dev."""
+    _, _, _, tags = trial
+    assert tags["data/xnli/de/split"] == "validation" and tags["data/udpos/zh/split"] == "test"

@@ -25,7 +25,7 @@ from rich.table import Table
 from xscale.keys import AXIS_FIELDS, CHECKPOINT, FRACTION, SEED, SIZE, TASK, XTREME_SCORE, cell_id
 from xscale.spec import Spec
 from xscale.sweep.search import TRIAL_KEY
-from xscale.sweep.trial import CURVES, kill_driver_once
+from xscale.sweep.trial import CURVES, TAGS, kill_driver_once
 from xscale.tracking import Tracker
 
 
@@ -100,6 +100,7 @@ class TrackingCallback(tune.Callback):
         if trial.trial_id not in self.finished_before:
             self.tracker.log(run_id, result, step)
             self.tracker.log_curves(run_id, result.get(CURVES) or {})
+            self.tracker.set_tags(run_id, result.get(TAGS) or {})
             kill_driver_once(self.sweep_dir, self.spec.debug, "result_logged")
         self.rows[trial.trial_id] = {**trial.config, **{k: v for k, v in result.items() if "/" in k}}
         if trial.trial_id in self.running:

@@ -20,6 +20,8 @@ from xscale.spec import Spec
 
 CURVES = "curves"
 """The report field that carries training curves: {`{stage}/{task}`: [[step, loss, lr], ...]}."""
+TAGS = "tags"
+"""The report field that carries the run's text records ({tag: value})."""
 
 
 def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cache: bool, sweep_dir: str = "") -> None:
@@ -42,7 +44,7 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
     stage_index = {"n": 0}
     sent: set[str] = set()
 
-    def report(metrics: dict[str, float], stage: str, curves: dict | None = None) -> None:
+    def report(metrics: dict[str, float], stage: str, curves: dict | None = None, tags: dict | None = None) -> None:
         stage_index["n"] += 1
         computed: dict[str, int] = {}
         for name in cache.computed:
@@ -51,7 +53,8 @@ def trial_main(config: dict[str, Any], spec_json: str, cache_root: str, use_cach
         # Each training curve travels once, with the report of the stage that made it.
         new = {k: v for k, v in (curves or {}).items() if k not in sent and v}
         sent.update(new)
-        tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"], CURVES: new})
+        tune.report({**metrics, **extra, "stage": stage, "stage_index": stage_index["n"], CURVES: new,
+                     TAGS: dict(tags or {})})
         if stage == hooks.get("kill_worker_after_stage"):
             _kill_worker_once(sweep_dir, point)
 
