@@ -1,4 +1,5 @@
-"""The MLflow UI over a smoke sweep's store: children nested under the sweep, axes as params, `scale/*` metrics.
+"""The MLflow UI over a smoke sweep's store: children nested under the sweep, axes as params, `scale/*` metrics,
+a training-loss chart and a scatter of `xtreme/score` against `scale/params`.
 
 A real `mlflow server` (127.0.0.1, free port) serves a store written by `xscale.tracking.Tracker` exactly as
 a sweep writes it; headless Chromium (the Debian package, driven by Playwright) opens the experiment's
@@ -22,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "test-artifacts" / "mlflow_ui.png"
+CHARTS_SCREENSHOT = ROOT / "test-artifacts" / "mlflow_ui_charts.png"
 CHROMIUM = Path(os.environ.get("XSCALE_CHROMIUM", "/usr/bin/chromium"))
 # --headless is also what Playwright passes; the profile is a fresh --user-data-dir per test (tmp_path).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -68,6 +70,8 @@ def store(tmp_path_factory):
         t.log(rid, {"scale/non_embedding_params": n_params, "scale/params": 2 * n_params,
                     "scale/intermediate_examples": 1000 * axes["intermediate.fraction"],
                     "target/xnli/avg/accuracy": 40.0 + i, "xtreme/score": 30.0 + i}, step=1)
+        # A training curve as a trial reports it: [step, mean loss of the window, learning rate].
+        t.log_curves(rid, {"target/xnli": [[10 * k, 1.2 - 0.05 * k, 1e-3 * (1 - k / 10)] for k in range(1, 11)]})
         t.finish(rid, "FINISHED")
         children[name] = rid
     t.end_sweep("FINISHED", {"sweep/trials_finished": len(TRIALS)})
@@ -211,3 +215,48 @@ def _close_assistant(page) -> None:
     close = page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]')
     if close.count() and close.first.is_visible():
         close.first.click()
+
+
+@needs_chromium
+def test_ui_charts_a_loss_curve_and_the_score_against_parameters(server, store, tmp_path):
+    """The chart view of the experiment: the trials' `train/target/xnli/loss` step metric is drawn as a
+    line chart, and a scatter chart of `xtreme/score` against `scale/params` can be added over the trials."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    CHARTS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(UI_WAIT_MS)
+        try:
+            page.goto(f"{server}/#/experiments/{store['experiment_id']}/runs?compareRunsMode=CHART",
+                      wait_until="domcontentloaded")
+            page.get_by_role("link", name=SWEEP, exact=True).wait_for()
+            _close_assistant(page)
+            first = page.get_by_role("link", name=next(iter(TRIALS)), exact=True)
+            page.wait_for_timeout(1000)
+            if not first.is_visible():  # the trials are nested under the sweep: show them
+                page.locator('[data-component-id*="runnamecellrenderer"]').first.click()
+            first.wait_for()
+            # A scatter chart of the score against the parameter count, over the trials.
+            page.get_by_role("button", name="Add chart").first.click()
+            page.get_by_role("menuitem", name="Scatter chart").click()
+            dialog = page.get_by_role("dialog")
+            axes = dialog.locator(".du-bois-light-select-selector")
+            for axis, metric in ((0, "scale/params"), (1, "xtreme/score")):
+                axes.nth(axis).click()
+                page.keyboard.type(metric)
+                page.wait_for_timeout(800)  # the typed text filters the options; Enter takes the first
+                page.keyboard.press("Enter")
+            dialog.get_by_role("button", name="Add chart").click()
+            page.get_by_text("scale/params vs. xtreme/score", exact=True).first.wait_for()
+            # The loss curve, logged per training step, has its chart without any set-up (the chart
+            # search brings it into view: the page renders only the charts on screen).
+            page.get_by_placeholder("Search metric charts").fill("train/target/xnli/loss")
+            page.get_by_text("train/target/xnli/loss", exact=True).first.wait_for()
+            # Drawn: a trial's line is in the chart's legend.
+            page.get_by_text(f"{next(iter(TRIALS))} (train/target/xnli/loss)").first.wait_for()
+        finally:
+            page.screenshot(path=str(CHARTS_SCREENSHOT))
+            context.close()
