@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from xscale import keys
+from xscale.errors import UserError
 
 ROLE, SWEEP, SWEEP_DIR, SWEEP_ID = "xscale.role", "xscale.sweep", "xscale.sweep_dir", "xscale.sweep_id"
 TRIAL_ID, TRIAL_KEY, CELL, REASON = "xscale.trial_id", "xscale.trial_key", "xscale.cell", "xscale.failure_reason"
@@ -67,7 +68,10 @@ class Tracker:
         self.sweep_name = sweep_name
         self.sweep_dir = str(sweep_dir)
         self.sweep_id = sweep_id
-        self.experiment_id = self._experiment(experiment)
+        try:
+            self.experiment_id = self._experiment(experiment)
+        except MlflowException as err:
+            raise UserError(f"--tracking-uri: {uri}: MLflow cannot use it ({str(err).splitlines()[0][:200]})") from None
         self.parent_id: str | None = None
         self._pending: list[Any] = []
         self._logged: dict[str, set[tuple[str, int]]] = {}  # reopened runs: (key, step) already there

@@ -141,6 +141,8 @@ def run_sweep(spec_path: str, out: str | None = None, tracking_uri: str | None =
     if record is None:
         record = sweepfolder.SweepRecord.new(spec.name, spec.experiment_name, where.tracking_uri, spec_sha)
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or record.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)  # the store's folder, e.g. --out
     tracker = Tracker(uri, record.experiment, spec.name, where.storage, record.sweep_id)
     reconciled = reconcile(tracker, spec, retry_failed) if resume else Reconciled()
     searcher = search_setup(spec, reconciled)
