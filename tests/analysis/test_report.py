@@ -56,6 +56,15 @@ def test_every_section_and_plot(grid_report):
     assert "/tmp/" not in text  # no absolute machine paths in a report
 
 
+def test_the_learning_gate_lists_each_task_once(grid_report):
+    text = grid_report[2]
+    section = text[text.index("## Learning gate"):text.index("## Every effect")]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    names = [(task.strip(), stage.strip()) for task, stage in rows]
+    assert len(names) == len(set(names)) and all("/" not in task for task, _ in names)
+    assert ("nli", "target") in names and ("ner", "target") in names
+
+
 def test_effects_recover_the_known_slopes(grid_report, truth, tmp_path_factory):
     import pandas as pd
 

@@ -193,7 +193,7 @@ def anchors_section(analysis: Analysis) -> list[str]:
 def gate_section(analysis: Analysis) -> list[str]:
     frame = analysis.gated.frame
     rows = []
-    for column in sorted(c for c in frame.columns if c.startswith("learned/")):
+    for column in sorted(c for c in frame.columns if c.startswith("gate/")):
         task = column.split("/", 1)[1]
         g = frame[column]
         info = TASKS.get(task)

@@ -185,7 +185,7 @@ def gate_and_score(selected: pd.DataFrame, tasks: dict[str, str]) -> Gated:
                                        g.index[g.notna()]))
         else:
             answer[task] = metric
-        out[f"learned/{task}"] = g
+        out[f"gate/{task}"] = g  # not `learned/...`: those are the logged per-stage gates
     out["int_learned"] = intermediate_gate(out)
     out["int_ok"] = _intermediate_ok(out).astype(float)
     inter_failed = {}
