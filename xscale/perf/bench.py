@@ -448,12 +448,17 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
     return path
 
 
-def _run_trial(src: Path, version: str, spec: Path, root: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _TRIAL_RUNNER[version] + _TRIAL_BODY, str(spec), str(root)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(src)}, cwd=src)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+def _start_trial(src: Path, version: str, spec: Path, root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _TRIAL_RUNNER[version] + _TRIAL_BODY, str(spec), str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(src)}, cwd=src)
+
+
+def _trial_result(version: str, proc: subprocess.Popen) -> dict:
+    stdout, stderr = proc.communicate()
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{version} trial failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{version} trial failed:\n{stdout[-2000:]}\n{stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
@@ -469,19 +474,22 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
         base_src.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
+        versions = (("baseline", base_src), ("new", ROOT))
         for size in sizes:
             row = {}
             metrics = {}
-            for version, src in (("baseline", base_src), ("new", ROOT)):
-                spec = _trial_spec(work, size, smoke, version)
-                root = work / f"{version}-{size}"
-                _say(f"trial cost, size {size}, {version}: pretraining (untimed) ...")
-                _run_trial(src, version, spec, root)
+            runs = {v: (src, _trial_spec(work, size, smoke, v), work / f"{v}-{size}") for v, src in versions}
+            # Both versions pretrain side by side (untimed), then each timed trial runs alone.
+            _say(f"trial cost, size {size}: pretraining both versions side by side (untimed) ...")
+            started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()}
+            for version, proc in started.items():
+                _trial_result(version, proc)
+            for version, (src, spec, root) in runs.items():
                 for stage in (root / "stages").iterdir():
-                    if stage.name != "pretrain":
+                    if stage.name not in ("pretrain", "cooldown"):
                         shutil.rmtree(stage)
                 _say(f"trial cost, size {size}, {version}: the trial on cached pretraining ...")
-                metrics[version] = _run_trial(src, version, spec, root)
+                metrics[version] = _trial_result(version, _start_trial(src, version, spec, root))
                 row[f"{version}_s"] = metrics[version]["time/stage_compute_seconds"]
                 row[f"{version}_peak_rss_mb"] = metrics[version]["peak_rss_mb"]
             row["speedup"] = row["baseline_s"] / row["new_s"]
