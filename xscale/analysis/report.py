@@ -100,7 +100,7 @@ def summary_lines(analysis: Analysis, parent: dict) -> list[str]:
               **{f"{t} (intermediate)": v for t, v in analysis.gated.intermediate_failed.items()}}
     if failed:
         lines.append("- **Did not learn** (kept out of fits and aggregates): " + "; ".join(
-            f"{name} in {n} of {total} trials, {dev}" for name, (n, total, dev) in failed.items()) + ".")
+            f"{name} in {n} of {total} trials ({dev} in those)" for name, (n, total, dev) in failed.items()) + ".")
     else:
         lines.append("- **Learning gate**: every gated task learned in English in every selected trial.")
     lines.append(f"- **Extrapolation**: {extrapolation_sentence(analysis)}")

@@ -152,7 +152,7 @@ class Gated:
     answer_tasks: dict[str, str]
     """Target tasks in every answer aggregate: learned in every selected trial (or not gated)."""
     failed: dict[str, tuple[int, int, str]]
-    """Target tasks that did not learn somewhere: (trials not learned, trials, English dev range)."""
+    """Target tasks that did not learn somewhere: (trials not learned, trials, English dev range of those)."""
     intermediate_failed: dict[str, tuple[int, int, str]]
     """Intermediate tasks that did not learn in some trials (same shape)."""
 
@@ -182,7 +182,7 @@ def gate_and_score(selected: pd.DataFrame, tasks: dict[str, str]) -> Gated:
         if not_learned.any():
             failed[task] = (int(not_learned.sum()), int(g.notna().sum()),
                             _dev_range(out, keys.dev(task, TASKS[task].metric if task in TASKS else metric),
-                                       g.index[g.notna()]))
+                                       g.index[not_learned]))
         else:
             answer[task] = metric
         out[f"gate/{task}"] = g  # not `learned/...`: those are the logged per-stage gates
@@ -196,7 +196,7 @@ def gate_and_score(selected: pd.DataFrame, tasks: dict[str, str]) -> Gated:
                 metric = TASKS[name].metric if name in TASKS else "accuracy"
                 inter_failed[name] = (int((g == 0.0).sum()), int(g.notna().sum()),
                                       _dev_range(out, keys.metric("intermediate", name, keys.ENGLISH, metric),
-                                                 g.index[g.notna()]))
+                                                 g.index[g == 0.0]))
     per_task: dict[str, list[pd.Series]] = {"zeroshot": [], "gap": [], "worst_lang": [], "lang_spread": []}
     per_lang: dict[str, list[pd.Series]] = {}
     for task, metric in tasks.items():
