@@ -216,9 +216,13 @@ def gate_section(analysis: Analysis) -> list[str]:
         excess = f"excess/pretrain/{probe}/avg"
         if excess in points.columns and not probe.endswith("_mid"):
             ok = aligned(points, probe)
-            sizes = sorted(points.loc[~ok, "model.size"].astype(str).unique()) if "model.size" in points.columns else []
-            rows.append([f"{probe} alignment", "pretrain", f"{int(ok.sum())} of {len(ok)}",
-                         f"random init + {ALIGNED_MARGIN[probe]:g}" + (f" (not: {', '.join(sizes)})" if sizes else "")])
+            per_size = ""
+            if "model.size" in points.columns and points["model.size"].nunique() > 1:
+                size = points["model.size"]
+                per_size = " (" + ", ".join(f"{v} {int(ok[size == v].sum())} of {int((size == v).sum())}"
+                                            for v in value_order(points, "model.size")) + ")"
+            rows.append([f"{probe} alignment", "pretrain", f"{int(ok.sum())} of {len(ok)}{per_size}",
+                         f"random init + {ALIGNED_MARGIN[probe]:g}"])
     return ["## Learning gate", "",
             "A task counts as learned in a trial when its English dev score reaches the threshold (classification "
             "and multiple choice: chance + 25 points; tagging and QA: 40). A target task enters the aggregates only "
