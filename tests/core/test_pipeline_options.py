@@ -86,13 +86,16 @@ def test_short_seq_len_must_be_below_max_seq_len():
 
 
 def test_pretrain_cache_key_unchanged_while_short_phase_is_off():
-    """Adding the short-sequence knobs must not invalidate pretraining runs cached before them."""
+    """Adding the short-sequence and schedule knobs must not invalidate linear-schedule pretraining runs
+    cached before them; the warmup-stable-decay schedule (the default) is a different run and keys so."""
     from xscale.pipeline import pretrain_key_config
 
-    off = parse_spec({}, name="off").pretrain
-    on = parse_spec({"pretrain": {"short_seq_len": 16}}, name="on").pretrain
+    off = parse_spec({"pretrain": {"schedule": "linear"}}, name="off").pretrain
+    on = parse_spec({"pretrain": {"short_seq_len": 16, "schedule": "linear"}}, name="on").pretrain
     assert set(pretrain_key_config(off)) == {"pretrain_tokens", "batch_size", "max_seq_len", "lr",
                                              "warmup_fraction", "mask_prob"}
+    wsd = pretrain_key_config(parse_spec({}, name="wsd").pretrain)
+    assert wsd["schedule"] == "wsd" and wsd["decay_fraction"] == 0.2
     assert pretrain_key_config(on)["short_seq_len"] == 16 and pretrain_key_config(on)["short_seq_fraction"] == 0.8
 
 
