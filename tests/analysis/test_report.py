@@ -158,3 +158,15 @@ def test_the_intermediate_task_table_is_a_paired_difference_to_none(tmp_path, tr
     table = text.split("## Intermediate tasks against none")[1].split("##")[0]
     row = next(line for line in table.splitlines() if line.startswith("| mnli |"))
     assert row.startswith("| mnli | +2.0") or row.startswith("| mnli | +1.9"), row
+
+
+def test_plot_subtitles_say_what_is_drawn():
+    import pandas as pd
+
+    from xscale.analysis.plots import _subtitle
+
+    five, one = pd.DataFrame({"seed": range(5)}), pd.DataFrame({"seed": [0]})
+    assert _subtitle(five, fit=True) == ("points: mean over 5 seeds, with 95% t interval over seeds; "
+                                         "line and band: the fit and its 95% interval")
+    assert _subtitle(five) == "lines: mean over 5 seeds; bands: 95% t interval over seeds"
+    assert _subtitle(one) == "lines: mean over 1 seed; one seed: no interval bands"

@@ -96,14 +96,18 @@ def _chance(ax, tasks: list[str]) -> None:
         ax.axhline(float(np.mean(levels)), color="grey", lw=1, ls="--", label="chance")
 
 
-def _subtitle(frame: pd.DataFrame) -> str:
+def _subtitle(frame: pd.DataFrame, fit: bool = False) -> str:
     seeds = frame[SEED].nunique() if SEED in frame.columns else 1
+    plural = "s" if seeds != 1 else ""
+    if fit:
+        bars = "with 95% t interval over seeds" if seeds >= 2 else "no interval with one seed"
+        return f"points: mean over {seeds} seed{plural}, {bars}; line and band: the fit and its 95% interval"
     bands = "bands: 95% t interval over seeds" if seeds >= 2 else "one seed: no interval bands"
-    return f"lines: mean over {seeds} seed{'s' if seeds != 1 else ''}; {bands}"
+    return f"lines: mean over {seeds} seed{plural}; {bands}"
 
 
-def _finish(fig: Figure, path: Path, title: str, frame: pd.DataFrame) -> Path:
-    fig.suptitle(f"{title}\n({_subtitle(frame)})", fontsize=11)
+def _finish(fig: Figure, path: Path, title: str, frame: pd.DataFrame, fit: bool = False) -> Path:
+    fig.suptitle(f"{title}\n({_subtitle(frame, fit)})", fontsize=11)
     fig.savefig(path)
     return path
 
@@ -172,7 +176,7 @@ def fit_plot(analysis: Analysis, key: str, path: Path) -> Path:
     ax.set(xlabel=f"{data.x_label} (log scale)", ylabel="zero-shot score (points)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _finish(fig, path, f"Zero-shot score vs {AXIS_BY_KEY[key].title}: main effect and fits", frame)
+    return _finish(fig, path, f"Zero-shot score vs {AXIS_BY_KEY[key].title}: main effect and fits", frame, fit=True)
 
 
 def alignment_plot(analysis: Analysis, path: Path) -> Path:
