@@ -98,10 +98,16 @@ def test_no_effect_reads_no_evidence_with_the_detectable_effect(trial, child):
     assert "the smallest effect these seeds would detect is ±" in sentence
 
 
-def test_one_seed_makes_no_claim(trial, child):
-    children = [child(*trial("s", fraction, 1.0, 0), f"t{fraction}") for fraction in (0.01, 0.1, 1.0)]
-    sentence = effect_sentence(analyse(runs_frame(children), PRIMARY).primary_effect("Q2"))
+def test_one_seed_makes_no_claim(tmp_path, trial, child):
+    children = [child(*trial(size, fraction, 1.0, 0), f"t{size}{fraction}")
+                for size in ("xs", "s") for fraction in (0.01, 0.1, 1.0)]
+    runs = runs_frame(children)
+    sentence = effect_sentence(analyse(runs, PRIMARY).primary_effect("Q2"))
     assert "from 1 seed: no interval, so no claim" in sentence
+    # The whole report is written (as `make report` does on the one-seed main sweep), with no interval.
+    write_report(runs, PARENT, tmp_path, primary=PRIMARY)
+    effects = (tmp_path / "report.md").read_text().split("## Every effect")[1].split("\n## ")[0]
+    assert "| – |" in effects and "[" not in effects
 
 
 def test_anchor_verdicts():

@@ -233,15 +233,20 @@ def gate_section(analysis: Analysis) -> list[str]:
             md_table(["task", "stage", "learned in", "threshold"], rows), ""]
 
 
+def _or_nan(x: float | None) -> float:
+    """A table cell: a missing estimate or bound (no effect, or one seed and so no interval) is NaN."""
+    return np.nan if x is None else float(x)
+
+
 def effect_rows(analysis: Analysis) -> list[dict]:
     rows = []
     for e in analysis.effects:
         r = e.reported
         rows.append({
             "question": e.question, "role": e.role, "quantity": e.quantity.column, "x (per 10x)": e.per,
-            "estimate": r.value if r else np.nan, "low": r.low if r else np.nan, "high": r.high if r else np.nan,
-            "level": r.level if r and r.has_interval else np.nan, "p": r.p_value if r else np.nan,
-            "seeds": r.n_seeds if r else 0, "detectable": r.detectable if r else np.nan, "note": e.note,
+            "estimate": _or_nan(r and r.value), "low": _or_nan(r and r.low), "high": _or_nan(r and r.high),
+            "level": r.level if r and r.has_interval else np.nan, "p": _or_nan(r and r.p_value),
+            "seeds": r.n_seeds if r else 0, "detectable": _or_nan(r and r.detectable), "note": e.note,
         })
     return rows
 
@@ -250,7 +255,7 @@ def effects_table(rows: list[dict]) -> str:
     body = [[r["role"], r["quantity"], r["x (per 10x)"], num(r["estimate"], 3),
              f"[{num(r['low'], 3)}, {num(r['high'], 3)}]" if np.isfinite(r["low"]) else "–",
              f"{100 * r['level']:.1f}%" if np.isfinite(r["level"]) else "–",
-             f"{r['p']:.3g}" if r["p"] is not None and np.isfinite(r["p"]) else "–", r["seeds"], r["note"]]
+             f"{r['p']:.3g}" if np.isfinite(r["p"]) else "–", r["seeds"], r["note"]]
             for r in rows]
     return md_table(["role", "quantity", "per 10x of", "slope", "interval", "level", "p", "seeds", "note"], body)
 
