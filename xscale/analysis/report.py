@@ -155,7 +155,7 @@ def gains_section(analysis: Analysis) -> list[str]:
                    and d.value > 0 else "scaling pretraining gains more per decade than scaling intermediate data"
                    if d.excludes_zero else "no evidence that one gains more per decade than the other")
         lines += [f"Data slope minus pretraining slope (per decade of each, paired by seed): {num(d.value)} points "
-                  f"({interval(d)}, {d.n_seeds} seeds): {verdict}.", ""]
+                  f"({interval(d)}, {d.n_seeds} seed{'s' if d.n_seeds != 1 else ''}): {verdict}.", ""]
     return lines
 
 
