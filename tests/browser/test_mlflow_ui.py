@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -167,47 +168,54 @@ def test_rest_api_shows_children_with_axes_and_scale_metrics(server, store):
     assert parent_tags.get("xscale.role") == "sweep"
 
 
-@needs_chromium
-def test_ui_lists_children_nested_under_the_sweep(server, store, tmp_path):
+@contextmanager
+def _browser_page(tmp_path: Path, screenshot: Path, width: int):
+    """A headless Chromium page on a fresh profile; the screenshot is taken however the test ends."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
         # launch_persistent_context: Playwright refuses --user-data-dir in args and takes the folder here.
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1920, "height": 1000})
+            viewport={"width": width, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(UI_WAIT_MS)
         try:
-            page.goto(f"{server}/#/experiments/{store['experiment_id']}/runs", wait_until="domcontentloaded")
-            name_cells = page.locator('[role="gridcell"][col-id*="Run Name"]')
-            parent_cell = name_cells.filter(has=page.get_by_role("link", name=SWEEP, exact=True))
-            parent_cell.first.wait_for()
-            _close_assistant(page)
-
-            # Nested: the sweep's row carries the expander, its trials appear under it once expanded.
-            expander = parent_cell.first.locator("button")
-            assert expander.count() == 1, "the sweep's row has no expander for nested child runs"
-            if not page.get_by_role("link", name=next(iter(TRIALS)), exact=True).is_visible():
-                expander.click()
-            for name in TRIALS:
-                page.get_by_role("link", name=name, exact=True).wait_for()
-            parent_x = page.get_by_role("link", name=SWEEP, exact=True).bounding_box()["x"]
-            for name in TRIALS:
-                child_x = page.get_by_role("link", name=name, exact=True).bounding_box()["x"]
-                assert child_x > parent_x, f"{name} is not indented under {SWEEP} ({child_x} <= {parent_x})"
-
-            # The column picker offers the scale metric and the axes (the same keys the chart views offer);
-            # shown as columns, the children's values appear in the table.
-            page.get_by_role("button", name="Columns", exact=True).click()
-            for column in ("scale/non_embedding_params", *AXES):
-                page.locator(f'[title="{column}"]').first.click()
-            page.keyboard.press("Escape")
-            for _, n_params in TRIALS.values():
-                page.locator('[role="gridcell"]', has_text=str(n_params)).first.wait_for()
+            yield page
         finally:
-            page.screenshot(path=str(SCREENSHOT))
+            page.screenshot(path=str(screenshot))
             context.close()
+
+
+@needs_chromium
+def test_ui_lists_children_nested_under_the_sweep(server, store, tmp_path):
+    with _browser_page(tmp_path, SCREENSHOT, width=1920) as page:
+        page.goto(f"{server}/#/experiments/{store['experiment_id']}/runs", wait_until="domcontentloaded")
+        name_cells = page.locator('[role="gridcell"][col-id*="Run Name"]')
+        parent_cell = name_cells.filter(has=page.get_by_role("link", name=SWEEP, exact=True))
+        parent_cell.first.wait_for()
+        _close_assistant(page)
+
+        # Nested: the sweep's row carries the expander, its trials appear under it once expanded.
+        expander = parent_cell.first.locator("button")
+        assert expander.count() == 1, "the sweep's row has no expander for nested child runs"
+        if not page.get_by_role("link", name=next(iter(TRIALS)), exact=True).is_visible():
+            expander.click()
+        for name in TRIALS:
+            page.get_by_role("link", name=name, exact=True).wait_for()
+        parent_x = page.get_by_role("link", name=SWEEP, exact=True).bounding_box()["x"]
+        for name in TRIALS:
+            child_x = page.get_by_role("link", name=name, exact=True).bounding_box()["x"]
+            assert child_x > parent_x, f"{name} is not indented under {SWEEP} ({child_x} <= {parent_x})"
+
+        # The column picker offers the scale metric and the axes (the same keys the chart views offer);
+        # shown as columns, the children's values appear in the table.
+        page.get_by_role("button", name="Columns", exact=True).click()
+        for column in ("scale/non_embedding_params", *AXES):
+            page.locator(f'[title="{column}"]').first.click()
+        page.keyboard.press("Escape")
+        for _, n_params in TRIALS.values():
+            page.locator('[role="gridcell"]', has_text=str(n_params)).first.wait_for()
 
 
 def _close_assistant(page) -> None:
@@ -221,42 +229,31 @@ def _close_assistant(page) -> None:
 def test_ui_charts_a_loss_curve_and_the_score_against_parameters(server, store, tmp_path):
     """The chart view of the experiment: the trials' `train/target/xnli/loss` step metric is drawn as a
     line chart, and a scatter chart of `xtreme/score` against `scale/params` can be added over the trials."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    CHARTS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(UI_WAIT_MS)
-        try:
-            page.goto(f"{server}/#/experiments/{store['experiment_id']}/runs?compareRunsMode=CHART",
-                      wait_until="domcontentloaded")
-            page.get_by_role("link", name=SWEEP, exact=True).wait_for()
-            _close_assistant(page)
-            first = page.get_by_role("link", name=next(iter(TRIALS)), exact=True)
-            page.wait_for_timeout(1000)
-            if not first.is_visible():  # the trials are nested under the sweep: show them
-                page.locator('[data-component-id*="runnamecellrenderer"]').first.click()
-            first.wait_for()
-            # A scatter chart of the score against the parameter count, over the trials.
-            page.get_by_role("button", name="Add chart").first.click()
-            page.get_by_role("menuitem", name="Scatter chart").click()
-            dialog = page.get_by_role("dialog")
-            axes = dialog.locator(".du-bois-light-select-selector")
-            for axis, metric in ((0, "scale/params"), (1, "xtreme/score")):
-                axes.nth(axis).click()
-                page.keyboard.type(metric)
-                page.wait_for_timeout(800)  # the typed text filters the options; Enter takes the first
-                page.keyboard.press("Enter")
-            dialog.get_by_role("button", name="Add chart").click()
-            page.get_by_text("scale/params vs. xtreme/score", exact=True).first.wait_for()
-            # The loss curve, logged per training step, has its chart without any set-up (the chart
-            # search brings it into view: the page renders only the charts on screen).
-            page.get_by_placeholder("Search metric charts").fill("train/target/xnli/loss")
-            page.get_by_text("train/target/xnli/loss", exact=True).first.wait_for()
-            # Drawn: a trial's line is in the chart's legend.
-            page.get_by_text(f"{next(iter(TRIALS))} (train/target/xnli/loss)").first.wait_for()
-        finally:
-            page.screenshot(path=str(CHARTS_SCREENSHOT))
-            context.close()
+    with _browser_page(tmp_path, CHARTS_SCREENSHOT, width=1600) as page:
+        page.goto(f"{server}/#/experiments/{store['experiment_id']}/runs?compareRunsMode=CHART",
+                  wait_until="domcontentloaded")
+        page.get_by_role("link", name=SWEEP, exact=True).wait_for()
+        _close_assistant(page)
+        first = page.get_by_role("link", name=next(iter(TRIALS)), exact=True)
+        page.wait_for_timeout(1000)
+        if not first.is_visible():  # the trials are nested under the sweep: show them
+            page.locator('[data-component-id*="runnamecellrenderer"]').first.click()
+        first.wait_for()
+        # A scatter chart of the score against the parameter count, over the trials.
+        page.get_by_role("button", name="Add chart").first.click()
+        page.get_by_role("menuitem", name="Scatter chart").click()
+        dialog = page.get_by_role("dialog")
+        axes = dialog.locator(".du-bois-light-select-selector")
+        for axis, metric in ((0, "scale/params"), (1, "xtreme/score")):
+            axes.nth(axis).click()
+            page.keyboard.type(metric)
+            page.wait_for_timeout(800)  # the typed text filters the options; Enter takes the first
+            page.keyboard.press("Enter")
+        dialog.get_by_role("button", name="Add chart").click()
+        page.get_by_text("scale/params vs. xtreme/score", exact=True).first.wait_for()
+        # The loss curve, logged per training step, has its chart without any set-up (the chart
+        # search brings it into view: the page renders only the charts on screen).
+        page.get_by_placeholder("Search metric charts").fill("train/target/xnli/loss")
+        page.get_by_text("train/target/xnli/loss", exact=True).first.wait_for()
+        # Drawn: a trial's line is in the chart's legend.
+        page.get_by_text(f"{next(iter(TRIALS))} (train/target/xnli/loss)").first.wait_for()
