@@ -217,7 +217,7 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
     fmt = task.format
     if fmt in ("classification", "pair_classification", "multiple_choice"):
         preds = [int(np.argmax(x)) for x in outputs["logits"]]
-        gold = encoded["labels"]
+        gold = encoded["labels"][:]  # a slice reads the column at once (iterating reads row by row)
         keep = [i for i, g in enumerate(gold) if g != IGNORE]
         out = {"accuracy": metrics.accuracy([preds[i] for i in keep], [gold[i] for i in keep])}
         if "f1" in task.metrics:  # QQP: F1 of the positive class, as GLUE reports it
@@ -226,9 +226,9 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
     if fmt == "tagging":
         names = label_names(task, raw)
         pred_tags, gold_tags = [], []
-        for logits, labels, tags in zip(outputs["logits"], encoded["labels"], raw[task.label_field]):
-            first = [j for j, lab in enumerate(labels) if lab != IGNORE]
-            pred = [names[int(np.argmax(logits[j]))] for j in first]
+        for logits, labels, tags in zip(outputs["logits"], encoded["labels"][:], raw[task.label_field][:]):
+            best = logits.argmax(-1)
+            pred = [names[best[j]] for j, lab in enumerate(labels) if lab != IGNORE]
             gold = [names[int(t)] for t in tags]
             # Words lost to truncation get label 0 ("O" for NER) so predicted and gold sequences align.
             pred += [names[0]] * (len(gold) - len(pred))
@@ -239,9 +239,10 @@ def score(task: TaskInfo, raw: Dataset, encoded: Dataset, outputs: dict, lang: s
         return out
     if fmt == "span_qa":
         start, end = _pad_rows(outputs.get("start_logits", [])), _pad_rows(outputs.get("end_logits", []))
-        allow_null = any(len(a["text"]) == 0 for a in raw["answers"])
+        answers = raw["answers"][:]
+        allow_null = any(len(a["text"]) == 0 for a in answers)
         preds = qa.postprocess_predictions(raw, encoded, start, end, allow_null=allow_null)
-        refs = {ex_id: list(a["text"]) for ex_id, a in zip(raw["id"], raw["answers"])}
+        refs = {ex_id: list(a["text"]) for ex_id, a in zip(raw["id"][:], answers)}
         return metrics.squad_scores(preds, refs, lang=lang, normalizer=metrics.QA_NORMALIZER.get(task.name, "mlqa"))
     raise ValueError(f"format {fmt!r} is not scored from logits")
 
@@ -256,14 +257,14 @@ def _pad_rows(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def embed(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int, layer: int = -1,
-          batch_size: int = 128) -> np.ndarray:
+          batch_size: int = 64) -> np.ndarray:
     """Mean-pooled hidden states of `layer` (over real tokens, specials included as XTREME does)."""
     return embed_layers(encoder, tokenizer, sentences, max_seq_len, (layer,), batch_size)[layer]
 
 
 @torch.inference_mode()
 def embed_layers(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int,
-                 layers: tuple[int, ...], batch_size: int = 128) -> dict[int, np.ndarray]:
+                 layers: tuple[int, ...], batch_size: int = 64) -> dict[int, np.ndarray]:
     """`embed` for several layers from one forward pass: {layer: sentence vectors}."""
     encoder.eval()
     dev = next(encoder.parameters()).device

@@ -82,5 +82,5 @@ class SyntheticData:
                 if self.only_languages and lang not in self.only_languages:
                     continue
                 rows = dd[split].select(range(min(max_pairs, len(dd[split]))))
-                out[lang] = (list(rows["source_sentence"]), list(rows["target_sentence"]))
+                out[lang] = (rows["source_sentence"][:], rows["target_sentence"][:])
         return out

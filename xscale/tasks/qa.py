@@ -170,16 +170,16 @@ def postprocess_predictions(
     """
     start_logits = np.asarray(start_logits, dtype=np.float32)
     end_logits = np.asarray(end_logits, dtype=np.float32)
-    example_ids = list(features["example_id"])
+    example_ids = features["example_id"][:]
     if len(start_logits) != len(example_ids) or len(end_logits) != len(example_ids):
         raise ValueError(f"{len(start_logits)}/{len(end_logits)} logit rows for {len(example_ids)} features")
     windows_of: dict[str, list[int]] = defaultdict(list)
     for i, example_id in enumerate(example_ids):
         windows_of[example_id].append(i)
     # One pass over the column; indexing a Dataset column row by row re-reads Arrow each time.
-    all_offsets = list(features["offset_mapping"])
+    all_offsets = features["offset_mapping"][:]
     predictions: dict[str, str] = {}
-    for example_id, context in zip(examples["id"], examples["context"]):
+    for example_id, context in zip(examples["id"][:], examples["context"][:]):
         best_score, best_text = -np.inf, ""
         null_score = np.inf
         for i in windows_of.get(example_id, []):
