@@ -357,12 +357,11 @@ def _multitask_loss(mlm_weight: float):
 def evaluate(ctx: Context, task: TaskInfo, model: torch.nn.Module, sets: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Score `model` on raw rows of `task` per language ({lang: rows}), from one inference pass over
     every language's inputs (sorted by length across languages: less padding and fewer part-filled
-    batches than one pass per language; batches of 64 ran as fast per example as larger ones here)."""
+    batches than one pass per language)."""
     cap = ctx.spec.target.max_eval_examples
     sets = {lang: ds.select(range(cap)) if cap and len(ds) > cap else ds for lang, ds in sets.items()}
     encoded = {lang: encode_cached(ctx, task, ds, train=False) for lang, ds in sets.items()}
-    outputs = formats.predict(model, concatenate_datasets(list(encoded.values())), batch_size=64,
-                              pad_id=ctx.tokenizer.pad_token_id)
+    outputs = formats.predict(model, concatenate_datasets(list(encoded.values())), pad_id=ctx.tokenizer.pad_token_id)
     scores, start = {}, 0
     for lang, enc in encoded.items():
         part = {k: v[start:start + len(enc)] for k, v in outputs.items()}
