@@ -17,6 +17,7 @@ from datasets import ClassLabel, Dataset, Sequence
 
 from xscale.tasks import metrics, qa
 from xscale.tasks.registry import TaskInfo
+from xscale.train import autocast
 
 IGNORE = -100
 QA_DOC_STRIDE = 32
@@ -192,8 +193,9 @@ example and 256 ran 20-50% slower (cache), and smaller batches hold fewer activa
 
 @torch.inference_mode()
 def predict(model: torch.nn.Module, encoded: Dataset, pad_id: int,
-            batch_size: int = INFERENCE_BATCH) -> dict[str, np.ndarray]:
-    """Logits for every row of `encoded`, in row order (rows are length-sorted for speed, then restored)."""
+            batch_size: int = INFERENCE_BATCH, precision: str = "float32") -> dict[str, np.ndarray]:
+    """Logits (float32) for every row of `encoded`, in row order (rows are length-sorted for speed, then
+    restored); `precision` as in `train.autocast`."""
     model.eval()
     dev = next(model.parameters()).device
     cols = [c for c in ("input_ids", "attention_mask") if c in encoded.column_names]
@@ -204,7 +206,8 @@ def predict(model: torch.nn.Module, encoded: Dataset, pad_id: int,
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         batch = {k: v.to(dev) for k, v in collate([rows[i] for i in idx], pad_id).items()}
-        res = model(**batch)
+        with autocast(precision, dev):
+            res = model(**batch)
         for key in ("logits", "start_logits", "end_logits"):
             t = getattr(res, key, None)
             if t is not None:
@@ -263,14 +266,16 @@ def _pad_rows(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def embed(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int, layer: int = -1,
-          batch_size: int = INFERENCE_BATCH) -> np.ndarray:
-    """Mean-pooled hidden states of `layer` (over real tokens, specials included as XTREME does)."""
-    return embed_layers(encoder, tokenizer, sentences, max_seq_len, (layer,), batch_size)[layer]
+          batch_size: int = INFERENCE_BATCH, precision: str = "float32") -> np.ndarray:
+    """Mean-pooled hidden states of `layer` (over real tokens, specials included as XTREME does), as
+    float32; `precision` as in `train.autocast`."""
+    return embed_layers(encoder, tokenizer, sentences, max_seq_len, (layer,), batch_size, precision)[layer]
 
 
 @torch.inference_mode()
 def embed_layers(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_seq_len: int,
-                 layers: tuple[int, ...], batch_size: int = INFERENCE_BATCH) -> dict[int, np.ndarray]:
+                 layers: tuple[int, ...], batch_size: int = INFERENCE_BATCH,
+                 precision: str = "float32") -> dict[int, np.ndarray]:
     """`embed` for several layers from one forward pass: {layer: sentence vectors}."""
     encoder.eval()
     dev = next(encoder.parameters()).device
@@ -281,10 +286,11 @@ def embed_layers(encoder: torch.nn.Module, tokenizer, sentences: list[str], max_
         enc = tokenizer([sentences[i] for i in idx], truncation=True, max_length=max_seq_len, padding=True,
                         return_tensors="pt")
         enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        hidden_states = encoder(**enc, output_hidden_states=True).hidden_states
+        with autocast(precision, dev):
+            hidden_states = encoder(**enc, output_hidden_states=True).hidden_states
         mask = enc["attention_mask"].unsqueeze(-1)
         for layer in layers:
             hidden = hidden_states[layer]
-            m = mask.to(hidden.dtype)
-            out[layer][idx] = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu().numpy()
+            hidden, m = hidden.float(), mask.float()  # pool in float32 whatever the forward ran in
+            out[layer][idx] = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).cpu().numpy()
     return out

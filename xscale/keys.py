@@ -12,6 +12,7 @@ are built and parsed here and nowhere else:
     scale/{quantity}, xtreme/score, learned/{stage}/{task}, train/{stage}/{task}/{loss,lr}
     xtreme/score_all                        xtreme/score over every language evaluated, XTREME's and more
     data/{task}/{lang}/split                the split a language was evaluated on (a run tag, not a metric)
+    precision                               bf16 or float32: the trial's forward-pass numerics (a run tag)
 
 Imports nothing beyond the standard library, so every layer may use it.
 """
@@ -38,6 +39,7 @@ XTREME_SCORE = "xtreme/score"
 XTREME_SCORE_ALL = "xtreme/score_all"
 DEV_SCORE = "dev/score"
 STAGE_COMPUTE_SECONDS = "time/stage_compute_seconds"
+PRECISION = "precision"
 TRIAL_SECONDS = "time/trial_seconds"
 
 

@@ -29,7 +29,7 @@ from xscale.keys import ENGLISH, TrialPoint
 from xscale.spec import HUB_SIZES, Spec
 from xscale.tasks import metrics as task_metrics
 from xscale.tasks.registry import TaskInfo, get_task, learning_threshold
-from xscale.train import TrainConfig, device, train
+from xscale.train import TrainConfig, device, resolve_precision, train
 
 WEIGHTS = "encoder.safetensors"
 CONFIG = "config.json"
@@ -71,6 +71,16 @@ class Context:
     def tokenizer(self):
         return self.data.tokenizer
 
+    @property
+    def precision(self) -> str:
+        """This trial's forward-pass numerics, "bf16" or "float32" (`resources.precision` resolved)."""
+        return resolve_precision(self.spec.resources.precision, device())
+
+    def numerics(self) -> dict[str, str]:
+        """The precision as part of a stage's cache key: bf16 results are other entries, and float32
+        adds nothing, so entries made before the setting existed stay valid."""
+        return {"precision": "bf16"} if self.precision == "bf16" else {}
+
     def train_config(self, steps: int) -> TrainConfig:
         o = self.spec.optim
         return TrainConfig(
@@ -80,6 +90,7 @@ class Context:
             weight_decay=o.weight_decay,
             max_grad_norm=o.max_grad_norm,
             compile=self.spec.resources.compile,
+            precision=self.precision,
             nan_after_steps=self.spec.debug.get("nan_after_steps"),
         )
 
@@ -92,6 +103,7 @@ class Context:
             "max_seq_len": self.spec.model.max_seq_len,
             "seed": self.seed,
             "debug": self.spec.debug,
+            **self.numerics(),
         }
 
 
@@ -191,6 +203,7 @@ def pretrain_stage(ctx: Context) -> tuple[Any, dict[str, torch.Tensor], str]:
         "seed": run_seed,
         "pretrain": pretrain_key_config(p),
         "debug": ctx.spec.debug,
+        **ctx.numerics(),
     }
     if p.schedule == "linear":
         return _pretrain_linear(ctx, config, run_cfg)
@@ -208,7 +221,7 @@ def _pretrain_config(ctx: Context, plan: mlm.Plan, **schedule) -> TrainConfig:
     p = ctx.spec.pretrain
     return TrainConfig(lr=p.lr, warmup_steps=plan.warmup_steps, weight_decay=0.01, max_grad_norm=1.0,
                        log_every=max(1, plan.steps // 10), compile=ctx.spec.resources.compile,
-                       nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"), **schedule)
+                       precision=ctx.precision, nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"), **schedule)
 
 
 def _curve(res) -> list[list[float]]:
@@ -291,7 +304,7 @@ def _pretrain_linear(ctx: Context, config, run_cfg: dict) -> tuple[Any, dict[str
 
         cfg = TrainConfig(steps=plan.steps, lr=p.lr, warmup_fraction=p.warmup_fraction, weight_decay=0.01,
                           max_grad_norm=1.0, log_every=max(1, plan.steps // 10), compile=ctx.spec.resources.compile,
-                          nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"))
+                          precision=ctx.precision, nan_after_steps=ctx.spec.debug.get("pretrain_nan_after_steps"))
         ctx.log(f"pretrain {size}: {plan.steps} steps, {p.pretrain_tokens:,} tokens, checkpoints at {list(fractions)}")
         if plan.short_steps:
             ctx.log(f"pretrain {size}: first {plan.short_steps} steps at {p.short_seq_len} tokens per sequence")
@@ -361,7 +374,8 @@ def evaluate(ctx: Context, task: TaskInfo, model: torch.nn.Module, sets: dict[st
     cap = ctx.spec.target.max_eval_examples
     sets = {lang: ds.select(range(cap)) if cap and len(ds) > cap else ds for lang, ds in sets.items()}
     encoded = {lang: encode_cached(ctx, task, ds, train=False) for lang, ds in sets.items()}
-    outputs = formats.predict(model, concatenate_datasets(list(encoded.values())), pad_id=ctx.tokenizer.pad_token_id)
+    outputs = formats.predict(model, concatenate_datasets(list(encoded.values())), pad_id=ctx.tokenizer.pad_token_id,
+                              precision=ctx.precision)
     scores, start = {}, 0
     for lang, enc in encoded.items():
         part = {k: v[start:start + len(enc)] for k, v in outputs.items()}
@@ -550,7 +564,7 @@ def retrieval_scores(ctx: Context, task: TaskInfo, encoder) -> dict[str, float]:
 def _embedded(ctx: Context, encoder, texts: list[str], layer: int, max_seq_len: int):
     """Embed every distinct text once; returns a lookup from a list of texts to their vectors."""
     distinct = list(dict.fromkeys(texts))
-    table = formats.embed(encoder, ctx.tokenizer, distinct, max_seq_len, layer)
+    table = formats.embed(encoder, ctx.tokenizer, distinct, max_seq_len, layer, precision=ctx.precision)
     row = {t: i for i, t in enumerate(distinct)}
     return lambda some: table[[row[t] for t in some]]
 
@@ -559,7 +573,7 @@ def probe(ctx: Context, encoder) -> dict[str, float]:
     pr = ctx.spec.probes
     pairs = ctx.data.parallel(pr.max_pairs)
     return probes.alignment(encoder, ctx.tokenizer, pairs, ctx.spec.model.max_seq_len, pr.kinds, pr.layers,
-                            pr.average_excludes)
+                            pr.average_excludes, precision=ctx.precision)
 
 
 def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -> None:
@@ -573,7 +587,8 @@ def probe_stage(ctx: Context, after: str, config, state: dict, input_key: str) -
         return {"metrics": probe(ctx, encoder)}
 
     entry = ctx.cache.get_or_compute("probe", {"probes": ctx.spec.probes.model_dump(),
-                                               "max_seq_len": ctx.spec.model.max_seq_len}, (input_key,), compute)
+                                               "max_seq_len": ctx.spec.model.max_seq_len, **ctx.numerics()},
+                                     (input_key,), compute)
     ctx.account(entry)
     ctx.metrics.update(_align_metrics(after, entry.meta["metrics"]))
 
@@ -615,6 +630,7 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
     """Run every stage of one grid point; returns the final metrics (also passed to `report`)."""
     return_freed_buffers()
     ctx = Context(spec, point, cache, data, log)
+    ctx.tags[keys.PRECISION] = ctx.precision
     t0 = time.perf_counter()
 
     config, state, key = pretrain_stage(ctx)

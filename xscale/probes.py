@@ -60,17 +60,19 @@ def middle_layer(num_hidden_layers: int) -> int:
 
 def alignment(encoder, tokenizer, pairs: dict[str, tuple[list[str], list[str]]], max_seq_len: int,
               kinds: tuple[str, ...] = ("retrieval", "cka", "cka_debiased"),
-              layers: tuple[str, ...] = ("last",), average_excludes: tuple[str, ...] = ()) -> dict[str, float]:
+              layers: tuple[str, ...] = ("last",), average_excludes: tuple[str, ...] = (),
+              precision: str = "float32") -> dict[str, float]:
     """Probe `encoder` on `pairs` ({lang: (sentences, their English translations)}).
 
     Every distinct sentence is encoded once (the English side is usually the same sentences for every
-    language), all requested layers in the same pass. Returns `{probe}/{lang}/{metric}` and
-    `{probe}/avg/{metric}`, the mean over the languages not in `average_excludes`.
+    language), all requested layers in the same pass, under `precision` (as in `train.autocast`).
+    Returns `{probe}/{lang}/{metric}` and `{probe}/avg/{metric}`, the mean over the languages not in
+    `average_excludes`.
     """
     index = {"last": -1, "middle": middle_layer(encoder.config.num_hidden_layers)}
     wanted = tuple(index[name] for name in layers)
     texts = list(dict.fromkeys(t for src, eng in pairs.values() for t in (*src, *eng)))
-    table = embed_layers(encoder, tokenizer, texts, max_seq_len, wanted)
+    table = embed_layers(encoder, tokenizer, texts, max_seq_len, wanted, precision=precision)
     row = {t: i for i, t in enumerate(texts)}
     out: dict[str, float] = {}
     for lang, (src, eng) in sorted(pairs.items()):

@@ -25,6 +25,7 @@ from xscale.keys import AXIS_FIELDS, NO_INTERMEDIATE
 # Closed registries that the spec may name. They live here (not in the modules that implement
 # them) so validation needs no heavy import; the implementing modules assert they agree.
 MODEL_SIZES = ("xs", "s", "m", "l")
+PRECISIONS = ("auto", "bf16", "float32")
 HUB_SIZES = {"base": "FacebookAI/xlm-roberta-base", "large": "FacebookAI/xlm-roberta-large"}
 SYNTH_PRESETS = ("tiny", "small", "default")
 SYNTH_INTERMEDIATE = ("mnli", "qqp", "sst2", "squad", "squad_v2", "hellaswag", "ccg")
@@ -282,6 +283,11 @@ class Resources(_Frozen):
     """Retries of a trial whose worker died (stages already cached are not rerun)."""
     compile: bool = False
     """torch.compile each training stage's model (worth it on a GPU; needs a C++ compiler on a CPU)."""
+    precision: Literal[PRECISIONS] = "auto"
+    """Numerics of forward passes in training and evaluation: bf16 autocast (weights, gradients and
+    optimizer state stay float32) or float32. auto: bf16 on a CUDA GPU with bf16, float32 on a CPU
+    (bf16 on a CPU with AVX-512 BF16 or AMX is faster but needs more memory: docs/performance.md). The
+    resolved value is part of every stage's cache key and is recorded as the run's `precision` tag."""
 
 
 class Objective(_Frozen):

@@ -176,3 +176,16 @@ def test_plot_subtitles_say_what_is_drawn():
                                          "line and band: the fit and its 95% interval")
     assert _subtitle(five) == "lines: mean over 5 seeds; bands: 95% t interval over seeds"
     assert _subtitle(one) == "lines: mean over 1 seed; one seed: no interval bands"
+
+
+def test_runs_at_different_precisions_are_flagged(tmp_path, trial, child):
+    runs = _grid(trial, child, sizes=("xs", "s"), seeds=2)
+    for i, run in enumerate(runs):
+        run["tags"]["precision"] = "bf16" if i % 2 else "float32"
+    write_report(runs_frame(runs), PARENT, tmp_path, primary=PRIMARY)
+    assert "**Trials ran at different precisions** (" in (tmp_path / "report.md").read_text()
+    for run in runs:
+        run["tags"]["precision"] = "bf16"
+    write_report(runs_frame(runs), PARENT, tmp_path / "one", primary=PRIMARY)
+    text = (tmp_path / "one" / "report.md").read_text()
+    assert "different precisions" not in text and "- forward passes in bf16 (`resources.precision`)" in text

@@ -155,3 +155,24 @@ def test_after_target_alignment_averages_only_fine_tuned_encoders(tmp_path):
     assert {k for k in m if k.startswith("time/compute/")} >= {"time/compute/pretrain_seconds",
                                                                "time/compute/target_seconds"}
     assert sum(parts) == pytest.approx(m["time/stage_compute_seconds"])
+
+
+def test_precision_is_part_of_every_stage_key_and_tagged(tmp_path):
+    """A bf16 trial and a float32 trial of one point share no cache entry, and each run says which it was."""
+    datasets.disable_progress_bars()
+    torch.set_num_threads(1)
+    base = {"benchmark": {"preset": "tiny"}, "model": {"size": "xs", "max_seq_len": 32},
+            "pretrain": {"pretrain_tokens": 4000, "max_seq_len": 32, "batch_size": 8},
+            "intermediate": {"task": "sst2"}, "target": {"tasks": ["xnli", "tatoeba"], "max_eval_examples": 10},
+            "probes": {"max_pairs": 10}, "optim": {"batch_size": 16}}
+    cache = StageCache(tmp_path / "cache")
+    entries = []
+    for precision in ("float32", "bf16"):
+        spec = parse_spec({**base, "resources": {"precision": precision}}, name=precision)
+        tags = {}
+        run_trial(spec, TrialPoint.from_config(spec.cells()[0]), cache, make_data(spec, tmp_path),
+                  lambda metrics, stage, **kw: tags.update(kw["tags"]), lambda msg: None)
+        assert tags["precision"] == precision
+        entries.append({stage.name: len(list(stage.iterdir())) for stage in (tmp_path / "cache").iterdir()})
+    assert {"pretrain", "probe", "intermediate", "target"} <= set(entries[0])
+    assert entries[1] == {stage: 2 * n for stage, n in entries[0].items()}, entries

@@ -1,12 +1,15 @@
-"""The training loop on a seeded tiny model: golden losses, NaN detection, schedule, one loop for all heads."""
+"""The training loop on a seeded tiny model: golden losses, NaN detection, schedule, one loop for all heads,
+float32 and bf16."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 
-from xscale import models
-from xscale.train import DivergedError, TrainConfig, train
+from xscale import formats, models
+from xscale.train import DivergedError, TrainConfig, resolve_precision, train
 
 
 def _batches(vocab, seed=0, n_labels=3):
@@ -26,7 +29,8 @@ def _model():
 def test_golden_losses():
     torch.set_num_threads(1)
     model = _model()
-    res = train(model, _batches(50), TrainConfig(steps=20, lr=3e-3, log_every=10))
+    # float32: the golden values must not depend on whether this CPU has bf16.
+    res = train(model, _batches(50), TrainConfig(steps=20, lr=3e-3, log_every=10, precision="float32"))
     assert res.steps == 20 and res.tokens == 20 * 8 * 12
     # Golden values of this seeded tiny model: a change here means training changed.
     assert res.losses == pytest.approx(GOLDEN, abs=1e-4), res.losses
@@ -40,7 +44,8 @@ def test_nan_is_detected():
         train(_model(), _batches(50), TrainConfig(steps=10, lr=1e-3, nan_after_steps=3))
 
 
-def test_learns_a_learnable_task():
+@pytest.mark.parametrize("precision", ["float32", "bf16"])
+def test_learns_a_learnable_task(precision):
     torch.set_num_threads(1)
     model = _model()
 
@@ -51,8 +56,33 @@ def test_learns_a_learnable_task():
             ids[:, 1] = torch.randint(5, 7, (16,), generator=g)  # the label is which of two tokens is here
             yield {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids[:, 1] - 5}
 
-    res = train(model, easy(), TrainConfig(steps=150, lr=3e-3, warmup_fraction=0.1, log_every=50))
+    res = train(model, easy(), TrainConfig(steps=150, lr=3e-3, warmup_fraction=0.1, log_every=50, precision=precision))
     assert res.losses[-1] < 0.3 * math.log(3), res.losses
+    # bf16 is autocast: the weights the optimizer updates stay float32.
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_auto_precision_is_bf16_on_a_gpu_and_float32_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert resolve_precision("auto", torch.device("cpu")) == "float32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    assert resolve_precision("float32", torch.device("cuda")) == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("fp16", torch.device("cpu"))
+
+
+def test_bf16_inference_returns_float32_close_to_float32():
+    torch.set_num_threads(1)
+    model = _model()
+    g = torch.Generator().manual_seed(3)
+    ids = [torch.randint(5, 50, (int(n),), generator=g).tolist() for n in torch.randint(4, 16, (40,), generator=g)]
+    encoded = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]})
+    full = formats.predict(model, encoded, pad_id=1, batch_size=16, precision="float32")["logits"]
+    half = formats.predict(model, encoded, pad_id=1, batch_size=16, precision="bf16")["logits"]
+    assert all(h.dtype == np.float32 for h in half)
+    assert np.abs(np.stack(full) - np.stack(half)).max() < 0.05
+    assert not np.array_equal(np.stack(full), np.stack(half))  # bf16 did run: its rounding shows
 
 
 def test_param_counts_span_the_ladder():

@@ -271,6 +271,14 @@ def runs_section(analysis: Analysis) -> list[str]:
     if len(points):
         for key in config_keys(points):
             lines.append(f"- `{key}`: {', '.join(fmt_value(v) for v in value_order(points, key))}")
+    precisions = runs.loc[runs["precision"] != "", "precision"].value_counts()
+    if len(precisions) > 1:
+        lines += ["", "**Trials ran at different precisions** ("
+                  + ", ".join(f"{p}: {int(n)}" for p, n in precisions.items())
+                  + "): their numbers differ by rounding as well as by their axes. Pin `resources.precision` "
+                  "to compare like with like."]
+    elif len(precisions) == 1:
+        lines.append(f"- forward passes in {precisions.index[0]} (`resources.precision`)")
     if analysis.dropped:
         lines += ["", f"{len(analysis.dropped)} run(s) of trials that were logged twice were left out (a trial's latest "
                   f"FINISHED run is kept): {', '.join(analysis.dropped)}."]

@@ -13,7 +13,7 @@ STATUS_ORDER = {"FINISHED": 0, "RUNNING": 1, "SCHEDULED": 2, "KILLED": 3, "FAILE
 """Which run of a trial key to keep when a sweep logged the key more than once."""
 
 FIXED_COLUMNS = ["run_id", "status", "failure_reason", "stopped_after", "trial_id", "trial_key", "cell",
-                 "parent_run_id", "start_time"]
+                 "parent_run_id", "start_time", "precision"]
 
 
 def _same_path(tagged: str, sweep_dir: str) -> bool:
@@ -52,6 +52,7 @@ def runs_frame(children: list[dict]) -> pd.DataFrame:
             "cell": tags.get("xscale.cell", ""),
             "parent_run_id": tags.get("mlflow.parentRunId", ""),
             "start_time": run["start_time"],
+            "precision": tags.get("precision", ""),
         }
         row.update(run["params"])
         row.update(run["metrics"])

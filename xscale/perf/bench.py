@@ -50,10 +50,10 @@ def _mlm_like_batches(vocab: int, batch: int, seq: int, seed: int = 0):
 
 
 def bare_loop(model: torch.nn.Module, batches, steps: int, lr: float, compiled: bool = False) -> float:
-    """The reference: forward, backward, step and nothing else (on CUDA: bf16 autocast and fused
-    AdamW, as xscale's loop); returns seconds."""
+    """The reference: forward, backward, fused AdamW step and nothing else (on CUDA under bf16
+    autocast, as xscale's loop by default); returns seconds."""
     cuda = next(model.parameters()).is_cuda
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, fused=cuda)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, fused=True)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
     fwd = torch.compile(model) if compiled else model
     model.train()
@@ -417,6 +417,12 @@ spec, root = load_spec(sys.argv[1]), Path(sys.argv[2])
 data = make_data(spec, root)
 m = run_trial(spec, point(spec.cells()[0]), StageCache(root / "stages"), data, lambda *a, **k: None, lambda msg: None)
 m["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+m["precision"] = getattr(spec.resources, "precision", "float32")
+try:  # the resolved precision, where the version has one
+    from xscale.train import device, resolve_precision
+    m["precision"] = resolve_precision(m["precision"], device())
+except ImportError:
+    pass
 print("RESULT " + json.dumps(m))
 """
 
@@ -462,6 +468,12 @@ def _trial_result(version: str, proc: subprocess.Popen) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
+def _pretrain_loss(root: Path) -> float:
+    """Final MLM loss of the one pretraining run under `root` (both versions write it to entry.json)."""
+    (entry,) = (root / "stages" / "pretrain").glob("*/entry.json")
+    return json.loads(entry.read_text())["final_loss"]
+
+
 def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
     """Stage compute of one trial whose pretraining is cached, per size, on the baseline commit and on this
     code, in the same run: each version pretrains once (untimed), then runs the trial again with every
@@ -483,7 +495,9 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
             _say(f"trial cost, size {size}: pretraining both versions side by side (untimed) ...")
             started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()}
             for version, proc in started.items():
-                _trial_result(version, proc)
+                pretrained = _trial_result(version, proc)
+                row[f"{version}_pretrain_loss"] = _pretrain_loss(runs[version][2])
+                row[f"{version}_precision"] = pretrained.get("precision", "float32")
             for version, (src, spec, root) in runs.items():
                 for stage in (root / "stages").iterdir():
                     if stage.name not in ("pretrain", "cooldown"):
@@ -607,8 +621,9 @@ def format_table(results: dict) -> str:
     if "trial_cost" in f:
         c = f["trial_cost"]
         lines.append(f"trial stage compute with cached pretraining, against {c['baseline_commit']}: " + ", ".join(
-            f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x (peak RSS {r['baseline_peak_rss_mb']:.0f}"
-            f" -> {r['new_peak_rss_mb']:.0f} MB; largest metric difference {r['max_metric_difference']:.2f})"
+            f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x ({r['new_precision']}; peak RSS "
+            f"{r['baseline_peak_rss_mb']:.0f} -> {r['new_peak_rss_mb']:.0f} MB; largest metric difference "
+            f"{r['max_metric_difference']:.2f}; pretraining loss {r['baseline_pretrain_loss']:.3f} -> {r['new_pretrain_loss']:.3f})"
             for size, r in c.items() if isinstance(r, dict)))
     return "\n".join(lines)
 
