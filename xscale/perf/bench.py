@@ -2,8 +2,8 @@
 
     python -m xscale.perf [--smoke] [--out sweeps/bench/results.json] [--only NAME ...]
 
-Figures: the stage compute of one cached-pretraining trial against the baseline commit (`trial_cost`,
-only when asked for); training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
+Figures: the stage compute of one cached-pretraining trial against the baseline commit, in float32 and
+with the bf16 opt-in (`trial_cost`, only when asked for); training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
 Base MLM throughput (eager and compiled) and MFU against the bf16 peak; CPU efficiency
 (6·N·tokens/s over this machine's measured fp32 matmul peak); padding waste of the synthetic tasks'
 batches; per-trial overhead of smoke trials; stage cache speed-up of a whole sweep; parallelism
@@ -446,16 +446,19 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
         "optim": {"lr": 1e-3, "warmup_fraction": 0.1, "batch_size": 32},
         "seed": 0,
     }
-    if version == "new":
+    if version.startswith("new"):
         data["pretrain"]["schedule"] = "linear"
         data["probes"].update(kinds=["retrieval", "cka"], layers=["last"], average_excludes=[], random_reference=False)
+    if version == "new_bf16":
+        data["resources"] = {"precision": "bf16"}
     path = work / f"cost-{version}-{size}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
 def _start_trial(src: Path, version: str, spec: Path, root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _TRIAL_RUNNER[version] + _TRIAL_BODY, str(spec), str(root)],
+    runner = _TRIAL_RUNNER["baseline" if version == "baseline" else "new"]
+    return subprocess.Popen([sys.executable, "-c", runner + _TRIAL_BODY, str(spec), str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(src)}, cwd=src)
 
@@ -476,8 +479,9 @@ def _pretrain_loss(root: Path) -> float:
 
 def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
     """Stage compute of one trial whose pretraining is cached, per size, on the baseline commit and on this
-    code, in the same run: each version pretrains once (untimed), then runs the trial again with every
-    other stage recomputed. Also the largest zero-shot or probe difference between the two."""
+    code (float32, and bf16 as `resources.precision: bf16`), in the same run: each version pretrains once
+    (untimed), then runs the trial again with every other stage recomputed. Also the largest zero-shot or
+    probe difference to the baseline, the largest difference bf16 makes, and each pretraining's final loss."""
     sizes = ("xs",) if smoke else ("xs", "s", "m")
     out: dict = {"baseline_commit": baseline}
     with tempfile.TemporaryDirectory(prefix="xscale-bench-cost-") as tmp:
@@ -486,13 +490,14 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
         base_src.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
-        versions = (("baseline", base_src), ("new", ROOT))
+        # new_bf16: this code with `resources.precision: bf16` (pretraining included), the opt-in on a CPU.
+        versions = (("baseline", base_src), ("new", ROOT), ("new_bf16", ROOT))
         for size in sizes:
             row = {}
             metrics = {}
             runs = {v: (src, _trial_spec(work, size, smoke, v), work / f"{v}-{size}") for v, src in versions}
-            # Both versions pretrain side by side (untimed), then each timed trial runs alone.
-            _say(f"trial cost, size {size}: pretraining both versions side by side (untimed) ...")
+            # The versions pretrain side by side (untimed), then each timed trial runs alone.
+            _say(f"trial cost, size {size}: pretraining every version side by side (untimed) ...")
             started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()}
             for version, proc in started.items():
                 pretrained = _trial_result(version, proc)
@@ -507,13 +512,19 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
                 row[f"{version}_s"] = metrics[version]["time/stage_compute_seconds"]
                 row[f"{version}_peak_rss_mb"] = metrics[version]["peak_rss_mb"]
             row["speedup"] = row["baseline_s"] / row["new_s"]
-            shared = [k for k in metrics["baseline"] if k in metrics["new"]
-                      and k.startswith(("target/", "align/", "dev/")) and "/avg/" in k]
-            row["max_metric_difference"] = max((abs(metrics["baseline"][k] - metrics["new"][k]) for k in shared),
-                                               default=float("nan"))
+            row["bf16_speedup"] = row["baseline_s"] / row["new_bf16_s"]
+            row["max_metric_difference"] = _max_difference(metrics["baseline"], metrics["new"])
+            # One seed: how far bf16 moves the numbers, to set against the seed spread (docs/performance.md).
+            row["max_metric_difference_bf16"] = _max_difference(metrics["new"], metrics["new_bf16"])
             out[size] = row
     out["target"] = "speedup >= 1.8; peak RSS no more than the baseline's"
     return out
+
+
+def _max_difference(a: dict, b: dict) -> float:
+    """The largest difference of a language-averaged zero-shot, probe or English-dev metric."""
+    shared = [k for k in a if k in b and k.startswith(("target/", "align/", "dev/")) and "/avg/" in k]
+    return max((abs(a[k] - b[k]) for k in shared), default=float("nan"))
 
 
 # ------------------------------------------------------------------------------ the runner
@@ -621,9 +632,11 @@ def format_table(results: dict) -> str:
     if "trial_cost" in f:
         c = f["trial_cost"]
         lines.append(f"trial stage compute with cached pretraining, against {c['baseline_commit']}: " + ", ".join(
-            f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x ({r['new_precision']}; peak RSS "
+            f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x (peak RSS "
             f"{r['baseline_peak_rss_mb']:.0f} -> {r['new_peak_rss_mb']:.0f} MB; largest metric difference "
-            f"{r['max_metric_difference']:.2f}; pretraining loss {r['baseline_pretrain_loss']:.3f} -> {r['new_pretrain_loss']:.3f})"
+            f"{r['max_metric_difference']:.2f}); opt-in bf16 {r['new_bf16_s']:.1f}s = {r['bf16_speedup']:.2f}x (peak RSS "
+            f"{r['new_bf16_peak_rss_mb']:.0f} MB; largest difference to float32, one seed, {r['max_metric_difference_bf16']:.2f};"
+            f" pretraining loss {r['new_pretrain_loss']:.3f} float32, {r['new_bf16_pretrain_loss']:.3f} bf16)"
             for size, r in c.items() if isinstance(r, dict)))
     return "\n".join(lines)
 
