@@ -68,8 +68,8 @@ def device() -> torch.device:
 
 def resolve_precision(precision: str, dev: torch.device) -> str:
     """"bf16" or "float32" for `dev`. "auto" is bf16 on a CUDA GPU that supports it and float32 on a CPU:
-    on this project's CPU (AVX-512 BF16) bf16 made an `s` trial 1.2-1.4x faster but training's peak
-    memory grew by up to 90% (docs/performance.md), so a CPU runs bf16 only when asked to."""
+    on a CPU with AVX-512 BF16, bf16 made trials 1.24-1.62x faster (xs to m) but needed 1.5-1.8x the
+    memory (docs/performance.md), so a CPU runs bf16 only when asked to."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
@@ -104,8 +104,10 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, state: dict | None 
         if p.requires_grad:
             (no_decay if p.ndim < 2 else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # Fused AdamW (one kernel per parameter group) exists for float32 parameters on CPU and CUDA.
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
+    # Fused on a GPU only: on a CPU it saves ~2 ms a step but rounds differently, and that rounding alone
+    # flipped whether a task at the edge of learning learned (docs/performance.md).
+    fused = next(model.parameters()).is_cuda
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, fused=fused)
     if state is not None:
         opt.load_state_dict(state)
         for group in opt.param_groups:
