@@ -153,6 +153,7 @@ def train(
     `on_log(step, loss)` every `cfg.log_every` steps.
     """
     dev = next(model.parameters()).device
+    precision = resolve_precision(cfg.precision, dev)  # once, not on every step
     opt, sched = make_optimizer(model, cfg, optimizer_state)
     model.train()
     # The compiled wrapper shares the model's parameters; callers keep using `model` itself.
@@ -179,7 +180,7 @@ def train(
     for step in range(cfg.start_step + 1, cfg.steps + 1):
         batch = to_device(next(batches), dev)
         tokens += count_tokens(batch)
-        with autocast(cfg.precision, dev):
+        with autocast(precision, dev):
             loss = loss_fn(forward_model, batch)
         if cfg.nan_after_steps is not None and step >= cfg.nan_after_steps:
             loss = loss * float("nan")
