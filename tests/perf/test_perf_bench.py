@@ -86,6 +86,10 @@ def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
     # float32 on both sides and the same arithmetic: the same pretraining and the same numbers
     assert cost["new_pretrain_loss"] == pytest.approx(cost["baseline_pretrain_loss"], abs=1e-6)
     assert cost["max_metric_difference"] < 1e-4, cost
+    # every target task of the spec timed, and the ungated retrieval tasks never counted as not learned
+    assert set(cost["new_target_s"]) == {"xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc"}
+    assert set(cost["new_not_learned"]) <= set(cost["new_target_s"]) - {"tatoeba", "bucc"}
+    assert 0.0 <= cost["new_not_learned_share"] < 1.0
     asha = figs["asha"]
     assert asha["trials"] >= 1 and asha["same_selection"] in (True, False)
     assert "trial stage compute with cached pretraining" in proc.stdout and "ASHA inside each cell" in proc.stdout
