@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from xscale import models
+from xscale import keys, models
 from xscale.keys import AXIS_FIELDS
 from xscale.train import TrainConfig, train
 
@@ -516,8 +516,8 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
             # What of this code's trial went to target tasks whose English dev missed the learning gate:
             # their numbers can enter no fit, so this share is what a choice of tasks, not code, decides.
             row["new_target_s"] = _target_seconds(runs["new"][2])
-            row["new_not_learned"] = sorted(k.rsplit("/", 1)[1] for k, v in metrics["new"].items()
-                                            if k.startswith("learned/target/") and v == 0.0)
+            row["new_not_learned"] = sorted(t for t in row["new_target_s"]
+                                            if metrics["new"].get(keys.learned("target", t)) == 0.0)
             row["new_not_learned_share"] = sum(row["new_target_s"].get(t, 0.0) for t in row["new_not_learned"]) / row["new_s"]
             row["bf16_speedup"] = row["baseline_s"] / row["new_bf16_s"]
             row["max_metric_difference"], row["max_metric_difference_key"] = _max_difference(
