@@ -26,7 +26,7 @@ from xscale import formats, keys, mlm, models, probes
 from xscale.cache import Entry, StageCache
 from xscale.data import DataSource, fraction_subset
 from xscale.keys import ENGLISH, TrialPoint
-from xscale.spec import HUB_SIZES, Spec
+from xscale.spec import HUB_SIZES, Spec, Target
 from xscale.tasks import metrics as task_metrics
 from xscale.tasks.registry import TaskInfo, get_task, learning_threshold
 from xscale.train import TrainConfig, device, resolve_precision, train
@@ -467,9 +467,12 @@ def intermediate_stage(ctx: Context, config, state: dict, input_key: str) -> tup
 
 
 def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: str) -> dict[str, float]:
-    """Fine-tune on English training data of `task`, evaluate zero-shot in every language, probe."""
+    """Fine-tune on English training data of `task`, evaluate zero-shot in every language (unless
+    `held_back`), probe."""
     tc = ctx.spec.target
-    stage_cfg = {"task": task.name, "target": tc.model_dump(exclude={"tasks"}),
+    # The gate is keyed only when on: entries made before it existed, and without it, stay valid.
+    target_cfg = tc.model_dump(exclude={"tasks"} | (set() if tc.gate_zero_shot else {"gate_zero_shot"}))
+    stage_cfg = {"task": task.name, "target": target_cfg,
                  "probes": ctx.spec.probes.model_dump(), **ctx.finetune_config()}
 
     def compute(out: Path) -> dict:
@@ -496,10 +499,16 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
             tokens, seconds, curve = res.tokens, res.seconds, _curve(res)
             for metric, v in evaluate(ctx, task, model, {ENGLISH: ctx.data.dev(task)})[ENGLISH].items():
                 scores[keys.dev(task.name, metric)] = v
-            tests = {lang: ctx.data.test(task, lang) for lang in ctx.data.languages(task)}
-            for lang, lang_scores in evaluate(ctx, task, model, tests).items():
-                for metric, v in lang_scores.items():
-                    scores[keys.metric("target", task.name, lang, metric)] = v
+            english_dev = scores.get(keys.dev(task.name, task.metric))
+            if held_back(tc, task, english_dev):
+                ctx.log(f"target {task.name}: English dev {english_dev:.1f} is below "
+                        f"the learning gate ({learning_threshold(task):.1f}); no zero-shot evaluation "
+                        "(target.gate_zero_shot)")
+            else:
+                tests = {lang: ctx.data.test(task, lang) for lang in ctx.data.languages(task)}
+                for lang, lang_scores in evaluate(ctx, task, model, tests).items():
+                    for metric, v in lang_scores.items():
+                        scores[keys.metric("target", task.name, lang, metric)] = v
             probe_model = model.base_model
         if probe_model is not None and "target" in ctx.spec.probes.after:
             for k, v in probe(ctx, probe_model).items():
@@ -508,16 +517,24 @@ def target_stage(ctx: Context, task: TaskInfo, config, state: dict, input_key: s
 
     entry = ctx.cache.get_or_compute("target", stage_cfg, (input_key,), compute)
     ctx.log(f"target {task.name}: {'cache hit' if entry.hit else 'ran'} ({entry.key[:12]})")
-    ctx.tags.update({keys.data_split(task.name, lang): ctx.data.eval_split(task, lang)
-                     for lang in ctx.data.languages(task)})
+    english_dev = entry.meta["metrics"].get(keys.dev(task.name, task.metric))
+    if not held_back(tc, task, english_dev):  # the split each language was scored on
+        ctx.tags.update({keys.data_split(task.name, lang): ctx.data.eval_split(task, lang)
+                         for lang in ctx.data.languages(task)})
     ctx.tokens[f"target/{task.name}"] = entry.meta["tokens"]
     if entry.meta.get("curve"):
         ctx.curves[f"target/{task.name}"] = entry.meta["curve"]
-    gate = learned(task, entry.meta["metrics"].get(keys.dev(task.name, task.metric)))
+    gate = learned(task, english_dev)
     if gate is not None:
         ctx.metrics[keys.learned("target", task.name)] = gate
     ctx.account(entry)
     return entry.meta["metrics"]
+
+
+def held_back(tc: Target, task: TaskInfo, english_dev: float | None) -> bool:
+    """Whether `target.gate_zero_shot` keeps `task` from zero-shot evaluation: the option is on and
+    the task's English dev score missed the learning gate."""
+    return tc.gate_zero_shot and learned(task, english_dev) == 0.0
 
 
 def learned(task: TaskInfo, english_dev: float | None) -> float | None:
@@ -675,8 +692,10 @@ def run_trial(spec: Spec, point: TrialPoint, cache: StageCache, data: DataSource
     ctx.metrics.update(_align_metrics("target", {k: float(np.mean(v)) for k, v in target_probe.items()}))
     ctx.metrics.update(_retention(ctx.metrics))
     # XTREME's score counts XTREME's languages (the registry's lists); the synthetic languages are their own.
+    # A task left unscored by `target.gate_zero_shot` leaves no score: a mean over fewer tasks is not XTREME's.
     xtreme_languages = None if data.kind == "synthetic" else {n: get_task(n).languages for n in per_task}
-    ctx.metrics.update(task_metrics.xtreme_scores(per_task, xtreme_languages))
+    if all(per_task.values()):
+        ctx.metrics.update(task_metrics.xtreme_scores(per_task, xtreme_languages))
     total_tokens = sum(ctx.tokens.values())
     ctx.metrics[keys.scale("train_flops")] = 6.0 * counts["non_embedding_params"] * total_tokens
     ctx.metrics[keys.STAGE_COMPUTE_SECONDS] = sum(ctx.stage_seconds.values())

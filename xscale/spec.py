@@ -206,6 +206,10 @@ class Target(_Frozen):
     freeze_embeddings: bool = False
     """Keep the (multilingual) embedding layer fixed while fine-tuning on English, so the words of
     other languages stay where pretraining put them (Artetxe et al. 2020)."""
+    gate_zero_shot: bool = False
+    """Evaluate zero-shot only the target tasks that passed the learning gate in English: a task whose
+    English dev score misses it keeps its dev score, gate and probes but gets no per-language scores
+    (they could enter no fit), and the trial then reports no `xtreme/score`."""
 
 
 class Probes(_Frozen):

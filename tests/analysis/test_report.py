@@ -136,7 +136,8 @@ def test_failing_size_and_ladder_anchors_lead_the_report(tmp_path, trial, child)
     assert any(line.startswith("- **ANCHOR FAILED: language ladder sov > inv**") for line in lines[2:5])
 
 
-def test_unlearned_target_tasks_are_listed_on_top_and_a_primary_on_nothing_says_so(tmp_path, trial, child):
+@pytest.mark.parametrize("held_back", [False, True], ids=["scored", "gate_zero_shot"])
+def test_unlearned_target_tasks_are_listed_on_top_and_a_primary_on_nothing_says_so(tmp_path, trial, child, held_back):
     children = []
     for fraction in (0.01, 0.1, 1.0):
         for seed in range(3):
@@ -144,6 +145,9 @@ def test_unlearned_target_tasks_are_listed_on_top_and_a_primary_on_nothing_says_
             metrics = {k: v for k, v in metrics.items() if "/ner/" not in k}
             metrics = {k.replace("/nli/", "/xnli/"): v for k, v in metrics.items()}
             metrics["dev/xnli/en/accuracy"] = 34.0  # at chance: did not learn
+            metrics["learned/target/xnli"] = 0.0
+            if held_back:  # `target.gate_zero_shot`: no zero-shot score and no XTREME score is logged
+                metrics = {k: v for k, v in metrics.items() if not k.startswith(("target/xnli/", "xtreme/"))}
             children.append(child(params, metrics, f"{fraction}{seed}"))
     write_report(runs_frame(children), PARENT, tmp_path, primary=PRIMARY)
     head = "\n".join((tmp_path / "report.md").read_text().splitlines()[:15])

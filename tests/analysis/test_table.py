@@ -82,6 +82,19 @@ def test_a_target_that_did_not_learn_in_english_is_kept_out_of_the_aggregates():
     assert np.isnan(frame.loc[1, "zeroshot/xnli"]) and frame.loc[0, "zeroshot/xnli"] == 34.0
 
 
+def test_a_target_held_back_from_zero_shot_in_every_trial_is_still_listed_as_not_learned():
+    # `target.gate_zero_shot`: a task below the gate logs its English dev score and gate, no zero-shot score.
+    runs = _registry_runs([33.4, 40.0], logged_gate=[0.0, 0.0])
+    runs = runs.drop(columns=[c for c in runs.columns if c.startswith("target/xnli/")])
+    tasks = primary_metrics(runs)
+    assert tasks["xnli"] == "accuracy"
+    gated = gate_and_score(runs, tasks)
+    assert gated.failed["xnli"] == (2, 2, "English dev 33.4-40.0")
+    assert set(gated.answer_tasks) == {"udpos", "tatoeba"}
+    assert gated.frame["zeroshot/xnli"].isna().all()
+    assert gated.frame["zeroshot"].tolist() == pytest.approx([35.0, 35.5])
+
+
 def test_the_logged_gate_wins_over_the_threshold():
     runs = _registry_runs([80.0, 80.0], logged_gate=[1.0, 0.0])
     assert gate_and_score(runs, primary_metrics(runs)).failed["xnli"][:2] == (1, 2)

@@ -90,6 +90,13 @@ def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
     assert set(cost["new_target_s"]) == {"xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc"}
     assert set(cost["new_not_learned"]) <= set(cost["new_target_s"]) - {"tatoeba", "bucc"}
     assert 0.0 <= cost["new_not_learned_share"] < 1.0
+    # target.gate_zero_shot drops exactly the zero-shot scores of the tasks below the gate (and with them
+    # the XTREME score), and changes no number it still reports
+    held_back = set(cost["new_not_learned"])
+    assert held_back  # at smoke size most of the seeded tasks stay at chance
+    assert {k.split("/")[1] for k in cost["gated_dropped"] if k.startswith("target/")} == held_back
+    assert ("xtreme/score" in cost["gated_dropped"]) == bool(held_back)
+    assert cost["max_metric_difference_gated"] == 0.0 and cost["new_gated_s"] > 0
     asha = figs["asha"]
     assert asha["trials"] >= 1 and asha["same_selection"] in (True, False)
     assert "trial stage compute with cached pretraining" in proc.stdout and "ASHA inside each cell" in proc.stdout

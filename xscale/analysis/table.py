@@ -69,12 +69,20 @@ def select_best(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """The score metric of each target task among its `target/{task}/avg/{metric}` columns: the task
-    registry's primary metric, else the first of PREFERRED_METRICS logged."""
+    registry's primary metric, else the first of PREFERRED_METRICS logged. A registered task with a
+    learning gate but no zero-shot score (`target.gate_zero_shot` held it back in every trial) is
+    included with its registry metric, so the report still lists it as not learned."""
     found: dict[str, list[str]] = {}
+    gate_prefix = keys.learned("target", "")
     for column in frame.columns:
         parsed = keys.parse(str(column), stage="target")
         if parsed and parsed.lang == keys.AVG and frame[column].notna().any():
             found.setdefault(parsed.task, []).append(parsed.metric)
+        elif str(column).startswith(gate_prefix) and (task := str(column)[len(gate_prefix):]) in TASKS:
+            found.setdefault(task, [])
+    for task, metrics in found.items():
+        if not metrics:
+            metrics.append(TASKS[task].metric)
     chosen = {}
     for task, metrics in sorted(found.items()):
         registered = TASKS[task].metric if task in TASKS else None
@@ -200,7 +208,8 @@ def gate_and_score(selected: pd.DataFrame, tasks: dict[str, str]) -> Gated:
     per_task: dict[str, list[pd.Series]] = {"zeroshot": [], "gap": [], "worst_lang": [], "lang_spread": []}
     per_lang: dict[str, list[pd.Series]] = {}
     for task, metric in tasks.items():
-        avg = pd.to_numeric(out[keys.average("target", task, metric)], errors="coerce")
+        column = keys.average("target", task, metric)
+        avg = pd.to_numeric(out[column], errors="coerce") if column in out.columns else pd.Series(np.nan, index=out.index)
         out[f"zeroshot/{task}"] = avg.where(gates[task] != 0.0)
         if task not in answer:
             continue

@@ -452,6 +452,8 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
         data["probes"].update(kinds=["retrieval", "cka"], layers=["last"], average_excludes=[], random_reference=False)
     if version == "new_bf16":
         data["resources"] = {"precision": "bf16"}
+    if version == "new_gated":
+        data["target"]["gate_zero_shot"] = True
     path = work / f"cost-{version}-{size}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -482,7 +484,8 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
     """Stage compute of one trial whose pretraining is cached, per size, on the baseline commit and on this
     code (float32, and bf16 as `resources.precision: bf16`), in the same run: each version pretrains once
     (untimed), then runs the trial again with every other stage recomputed. Also the largest zero-shot or
-    probe difference to the baseline, the largest difference bf16 makes, and each pretraining's final loss."""
+    probe difference to the baseline, the largest difference bf16 makes, and each pretraining's final loss.
+    `new_gated` is this code with `target.gate_zero_shot` on the float32 pretraining (a copy of `new`'s)."""
     sizes = ("xs",) if smoke else ("xs", "s", "m")
     out: dict = {"baseline_commit": baseline}
     with tempfile.TemporaryDirectory(prefix="xscale-bench-cost-") as tmp:
@@ -492,18 +495,20 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
         # new_bf16: this code with `resources.precision: bf16` (pretraining included), the opt-in on a CPU.
-        versions = (("baseline", base_src), ("new", ROOT), ("new_bf16", ROOT))
+        versions = (("baseline", base_src), ("new", ROOT), ("new_bf16", ROOT), ("new_gated", ROOT))
         for size in sizes:
             row = {}
             metrics = {}
             runs = {v: (src, _trial_spec(work, size, smoke, v), work / f"{v}-{size}") for v, src in versions}
             # The versions pretrain side by side (untimed), then each timed trial runs alone.
             _say(f"trial cost, size {size}: pretraining every version side by side (untimed) ...")
-            started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()}
+            started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()
+                       if v != "new_gated"}
             for version, proc in started.items():
                 pretrained = _trial_result(version, proc)
                 row[f"{version}_pretrain_loss"] = _pretrain_loss(runs[version][2])
                 row[f"{version}_precision"] = pretrained.get("precision", "float32")
+            shutil.copytree(runs["new"][2], runs["new_gated"][2])  # the same pretraining: the gate is a target field
             for version, (src, spec, root) in runs.items():
                 for stage in (root / "stages").iterdir():
                     if stage.name not in ("pretrain", "cooldown"):
@@ -520,6 +525,15 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
                                             if metrics["new"].get(keys.learned("target", t)) == 0.0)
             row["new_not_learned_share"] = sum(row["new_target_s"].get(t, 0.0) for t in row["new_not_learned"]) / row["new_s"]
             row["bf16_speedup"] = row["baseline_s"] / row["new_bf16_s"]
+            row["gated_speedup"] = row["baseline_s"] / row["new_gated_s"]
+            row["gated_vs_new"] = row["new_s"] / row["new_gated_s"]
+            # The gate only drops numbers: whatever the gated trial reports must equal the ungated one's.
+            row["gated_dropped"] = sorted(k for k in metrics["new"] if k not in metrics["new_gated"]
+                                          and not k.startswith("time/"))
+            row["max_metric_difference_gated"] = max(
+                (abs(metrics["new"][k] - v) for k, v in metrics["new_gated"].items()
+                 if k in metrics["new"] and not k.startswith("time/") and k != "peak_rss_mb"
+                 and isinstance(v, float)), default=float("nan"))
             row["max_metric_difference"], row["max_metric_difference_key"] = _max_difference(
                 metrics["baseline"], metrics["new"])
             # One seed: how far bf16 moves the numbers, to set against the seed spread (docs/performance.md).
@@ -657,7 +671,9 @@ def format_table(results: dict) -> str:
             f"{r['max_metric_difference_bf16_key']};"
             f" pretraining loss {r['new_pretrain_loss']:.3f} float32, {r['new_bf16_pretrain_loss']:.3f} bf16;"
             f" below the learning gate: {', '.join(r['new_not_learned']) or 'none'},"
-            f" {r['new_not_learned_share']:.0%} of the stage compute)"
+            f" {r['new_not_learned_share']:.0%} of the stage compute; with target.gate_zero_shot"
+            f" {r['new_gated_s']:.1f}s = {r['gated_speedup']:.2f}x, {r['gated_vs_new']:.2f}x the float32 trial,"
+            f" {len(r['gated_dropped'])} numbers not reported, the rest differ by at most {r['max_metric_difference_gated']:.2g})"
             for size, r in c.items() if isinstance(r, dict)))
     return "\n".join(lines)
 
