@@ -140,7 +140,9 @@ class TrackingCallback(tune.Callback):
         self.failed += status == "FAILED"
         row = self.rows.get(trial.trial_id, dict(trial.config))
         score, zs = row.get(self.spec.objective.metric), row.get(XTREME_SCORE)
-        what = f"dev {score:.1f} zero-shot {zs:.1f}" if score is not None and zs is not None else reason
+        what = reason
+        if score is not None and not reason:  # no zero-shot score when `target.gate_zero_shot` held a task back
+            what = f"dev {score:.1f}" + (f" zero-shot {zs:.1f}" if zs is not None else "")
         self._say(f"{status:8s} {self._axes(trial.config)}  {what}  [{self.done + self.failed}/{self.total}]",
                   always=True)
 
