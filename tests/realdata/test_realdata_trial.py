@@ -14,18 +14,22 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def trial(spec, bench, cache_root, tmp_path_factory):
+def stages(tmp_path_factory):
+    return StageCache(tmp_path_factory.mktemp("stages"))
+
+
+@pytest.fixture(scope="module")
+def trial(spec, bench, stages):
     point = TrialPoint.from_config({**spec.cells()[0], "optim.lr": spec.optim.lr,
                                     "optim.warmup_fraction": spec.optim.warmup_fraction})
     assert point.intermediate_task == "mnli" and point.size == "xs"
-    cache = StageCache(tmp_path_factory.mktemp("stages"))
     reports, lines, tags = [], [], {}
 
     def report(metrics, stage, **kw):
         reports.append(stage)
         tags.update(kw.get("tags", {}))
 
-    metrics = run_trial(spec, point, cache, bench, report, lines.append)
+    metrics = run_trial(spec, point, stages, bench, report, lines.append)
     return metrics, reports, lines, tags
 
 
@@ -58,3 +62,23 @@ def test_the_run_records_the_split_each_language_was_scored_on(trial):
     """XNLI's slices have dev files only (XTREME hides test labels): those languages are scored on dev."""
     _, _, _, tags = trial
     assert tags["data/xnli/de/split"] == "validation" and tags["data/udpos/zh/split"] == "test"
+
+
+def test_gate_zero_shot_on_real_data_drops_only_the_tasks_below_the_gate(trial, spec, bench, stages):
+    """The same trial with `target.gate_zero_shot` on the cached pretraining and intermediate stages: a
+    task whose English dev missed the gate logs no language score and no split tag, and nothing else moves."""
+    full, _, _, full_tags = trial
+    gated_spec = spec.model_copy(update={"target": spec.target.model_copy(update={"gate_zero_shot": True})})
+    point = TrialPoint.from_config({**gated_spec.cells()[0], "optim.lr": spec.optim.lr,
+                                    "optim.warmup_fraction": spec.optim.warmup_fraction})
+    tags: dict = {}
+    gated = run_trial(gated_spec, point, stages, bench, lambda m, s, **kw: tags.update(kw.get("tags", {})),
+                      lambda line: None)
+    held_back = {k.split("/")[2] for k, v in full.items() if k.startswith("learned/target/") and v == 0.0}
+    assert held_back  # a tiny random model learns little on real data
+    timing = ("time/",)
+    dropped = {k for k in set(full) - set(gated) if not k.startswith(timing)}
+    assert dropped == {k for k in full if k.startswith("target/") and k.split("/")[1] in held_back} | {"xtreme/score"}
+    assert {k: v for k, v in gated.items() if not k.startswith(timing)} == \
+        {k: full[k] for k in gated if not k.startswith(timing)}
+    assert {k.split("/")[1] for k in set(full_tags) - set(tags) if k.startswith("data/")} == held_back
