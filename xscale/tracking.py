@@ -63,7 +63,7 @@ class Tracker:
     def __init__(self, uri: str, experiment: str, sweep_name: str, sweep_dir: str, sweep_id: str):
         # MLflow announces its database migrations at INFO; a sweep's terminal is for the sweep.
         logging.getLogger("mlflow").setLevel(logging.WARNING)
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = _client(uri)
         self.uri = uri
         self.sweep_name = sweep_name
         self.sweep_dir = str(sweep_dir)
@@ -243,9 +243,20 @@ def _run_dict(run, experiment_name: str) -> dict:
     }
 
 
+def _client(uri: str) -> MlflowClient:
+    """A client of the store at `uri`; a store this MLflow refuses (a file store, since MLflow's file
+    backend went into maintenance mode) is the user's `--tracking-uri`, so it is a UserError."""
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except MlflowException as err:
+        reason = str(err).splitlines()[0].split(". ")[0][:200]
+        raise UserError(f"--tracking-uri: {uri}: MLflow cannot use it ({reason}); a database store works, "
+                        "e.g. sqlite:///path/to/mlflow.db") from None
+
+
 def sweep_parent_runs(tracking_uri: str) -> list[dict]:
     """Every sweep parent run (tag `xscale.role=sweep`) in every active experiment of the store."""
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = _client(tracking_uri)
     names = {e.experiment_id: e.name for e in _all_pages(client.search_experiments, view_type=ViewType.ACTIVE_ONLY)}
     if not names:
         return []
@@ -255,7 +266,7 @@ def sweep_parent_runs(tracking_uri: str) -> list[dict]:
 
 def child_runs(tracking_uri: str, parent: dict) -> list[dict]:
     """Every run whose `mlflow.parentRunId` tag names the parent run."""
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = _client(tracking_uri)
     runs = _all_pages(
         client.search_runs,
         [parent["experiment_id"]],
@@ -266,7 +277,7 @@ def child_runs(tracking_uri: str, parent: dict) -> list[dict]:
 
 def log_report_artifacts(tracking_uri: str, run_id: str, local_dir: str) -> None:
     """Upload the files of local_dir under `report/` of the run."""
-    MlflowClient(tracking_uri=tracking_uri).log_artifacts(run_id, local_dir, artifact_path="report")
+    _client(tracking_uri).log_artifacts(run_id, local_dir, artifact_path="report")
 
 
 __all__ = ["Tracker", "default_uri", "metric_key", "sweep_parent_runs", "child_runs",

@@ -127,9 +127,11 @@ def test_the_sweep_folder_records_its_store_and_a_moved_folder_still_reports(swe
     assert (moved / "report" / "report.md").exists()
 
 
-def test_a_bad_tracking_uri_is_one_line_and_creates_nothing(tmp_path):
+@pytest.mark.parametrize("uri", ["{tmp}/plain/path", "file://{tmp}/plain/path"], ids=["path", "file_store"])
+def test_a_bad_tracking_uri_is_one_line_and_creates_nothing(tmp_path, uri):
+    # A file store is refused by MLflow itself (its file backend is in maintenance mode).
     cmd = [sys.executable, "-m", "xscale.cli", "sweep", str(SMOKE), "--out", str(tmp_path / "out"),
-           "--tracking-uri", str(tmp_path / "plain" / "path")]
+           "--tracking-uri", uri.format(tmp=tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: --tracking-uri:"), proc.stderr
