@@ -95,7 +95,7 @@ def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
     held_back = set(cost["new_not_learned"])
     assert held_back  # at smoke size most of the seeded tasks stay at chance
     assert {k.split("/")[1] for k in cost["gated_dropped"] if k.startswith("target/")} == held_back
-    assert ("xtreme/score" in cost["gated_dropped"]) == bool(held_back)
+    assert "xtreme/score" in cost["gated_dropped"]
     assert cost["max_metric_difference_gated"] == 0.0 and cost["new_gated_s"] > 0
     asha = figs["asha"]
     assert asha["trials"] >= 1 and asha["same_selection"] in (True, False)
