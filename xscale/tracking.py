@@ -71,7 +71,7 @@ class Tracker:
         try:
             self.experiment_id = self._experiment(experiment)
         except MlflowException as err:
-            raise UserError(f"--tracking-uri: {uri}: MLflow cannot use it ({str(err).splitlines()[0][:200]})") from None
+            raise _unusable(uri, err) from None
         self.parent_id: str | None = None
         self._pending: list[Any] = []
         self._logged: dict[str, set[tuple[str, int]]] = {}  # reopened runs: (key, step) already there
@@ -244,14 +244,19 @@ def _run_dict(run, experiment_name: str) -> dict:
 
 
 def _client(uri: str) -> MlflowClient:
-    """A client of the store at `uri`; a store this MLflow refuses (a file store, since MLflow's file
-    backend went into maintenance mode) is the user's `--tracking-uri`, so it is a UserError."""
+    """A client of the store at `uri`; a store this MLflow refuses when the client is built (a file
+    store: MLflow's file backend is in maintenance mode) is the user's `--tracking-uri`, a UserError."""
     try:
         return MlflowClient(tracking_uri=uri)
     except MlflowException as err:
-        reason = str(err).splitlines()[0].split(". ")[0][:200]
-        raise UserError(f"--tracking-uri: {uri}: MLflow cannot use it ({reason}); a database store works, "
-                        "e.g. sqlite:///path/to/mlflow.db") from None
+        raise _unusable(uri, err) from None
+
+
+def _unusable(uri: str, err: MlflowException) -> UserError:
+    """The one-line error for a store MLflow cannot use: its first sentence, and what works."""
+    reason = str(err).splitlines()[0].split(". ")[0][:200]
+    return UserError(f"--tracking-uri: {uri}: MLflow cannot use it ({reason}); a database store works, "
+                     "e.g. sqlite:///path/to/mlflow.db")
 
 
 def sweep_parent_runs(tracking_uri: str) -> list[dict]:

@@ -74,15 +74,13 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     included with its registry metric, so the report still lists it as not learned."""
     found: dict[str, list[str]] = {}
     gate_prefix = keys.learned("target", "")
+    gated = {str(c)[len(gate_prefix):] for c in frame.columns if str(c).startswith(gate_prefix)}
     for column in frame.columns:
         parsed = keys.parse(str(column), stage="target")
         if parsed and parsed.lang == keys.AVG and frame[column].notna().any():
             found.setdefault(parsed.task, []).append(parsed.metric)
-        elif str(column).startswith(gate_prefix) and (task := str(column)[len(gate_prefix):]) in TASKS:
-            found.setdefault(task, [])
-    for task, metrics in found.items():
-        if not metrics:
-            metrics.append(TASKS[task].metric)
+    for task in (gated & set(TASKS)) - set(found):
+        found[task] = [TASKS[task].metric]
     chosen = {}
     for task, metrics in sorted(found.items()):
         registered = TASKS[task].metric if task in TASKS else None
