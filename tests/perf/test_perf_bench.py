@@ -83,6 +83,7 @@ def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
     cost = figs["trial_cost"]["xs"]
     assert cost["baseline_s"] > 0 and cost["new_s"] > 0 and cost["speedup"] > 0 and cost["new_peak_rss_mb"] > 0
     assert cost["new_bf16_s"] > 0 and cost["new_precision"] == "float32" and cost["new_bf16_precision"] == "bf16"
+    assert cost["new_bf16_gated_s"] > 0 and cost["new_bf16_gated_precision"] == "bf16"
     # float32 on both sides and the same arithmetic: the same pretraining and the same numbers
     assert cost["new_pretrain_loss"] == pytest.approx(cost["baseline_pretrain_loss"], abs=1e-6)
     assert cost["max_metric_difference"] < 1e-4, cost

@@ -450,9 +450,9 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
     if version.startswith("new"):
         data["pretrain"]["schedule"] = "linear"
         data["probes"].update(kinds=["retrieval", "cka"], layers=["last"], average_excludes=[], random_reference=False)
-    if version == "new_bf16":
+    if version in ("new_bf16", "new_bf16_gated"):
         data["resources"] = {"precision": "bf16"}
-    if version == "new_gated":
+    if version in ("new_gated", "new_bf16_gated"):
         data["target"]["gate_zero_shot"] = True
     path = work / f"cost-{version}-{size}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -485,7 +485,8 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
     code (float32, and bf16 as `resources.precision: bf16`), in the same run: each version pretrains once
     (untimed), then runs the trial again with every other stage recomputed. Also the largest zero-shot or
     probe difference to the baseline, the largest difference bf16 makes, and each pretraining's final loss.
-    `new_gated` is this code with `target.gate_zero_shot` on the float32 pretraining (a copy of `new`'s)."""
+    `new_gated` is this code with `target.gate_zero_shot` on the float32 pretraining (a copy of `new`'s),
+    `new_bf16_gated` both opt-ins on the bf16 pretraining (a copy of `new_bf16`'s)."""
     sizes = ("xs",) if smoke else ("xs", "s", "m")
     out: dict = {"baseline_commit": baseline}
     with tempfile.TemporaryDirectory(prefix="xscale-bench-cost-") as tmp:
@@ -495,7 +496,10 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(base_src)], input=archive.stdout, check=True)
         # new_bf16: this code with `resources.precision: bf16` (pretraining included), the opt-in on a CPU.
-        versions = (("baseline", base_src), ("new", ROOT), ("new_bf16", ROOT), ("new_gated", ROOT))
+        versions = (("baseline", base_src), ("new", ROOT), ("new_bf16", ROOT), ("new_gated", ROOT),
+                    ("new_bf16_gated", ROOT))
+        # The gated variants reuse a pretraining: the gate is a target field.
+        pretrained_by = {"new_gated": "new", "new_bf16_gated": "new_bf16"}
         for size in sizes:
             row = {}
             metrics = {}
@@ -503,12 +507,12 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
             # The versions pretrain side by side (untimed), then each timed trial runs alone.
             _say(f"trial cost, size {size}: pretraining every version side by side (untimed) ...")
             started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()
-                       if v != "new_gated"}
+                       if v not in pretrained_by}
             for version, proc in started.items():
-                pretrained = _trial_result(version, proc)
+                _trial_result(version, proc)
                 row[f"{version}_pretrain_loss"] = _pretrain_loss(runs[version][2])
-                row[f"{version}_precision"] = pretrained.get("precision", "float32")
-            shutil.copytree(runs["new"][2], runs["new_gated"][2])  # the same pretraining: the gate is a target field
+            for version, source in pretrained_by.items():
+                shutil.copytree(runs[source][2], runs[version][2])
             for version, (src, spec, root) in runs.items():
                 for stage in (root / "stages").iterdir():
                     if stage.name not in ("pretrain", "cooldown"):
@@ -517,6 +521,7 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
                 metrics[version] = _trial_result(version, _start_trial(src, version, spec, root))
                 row[f"{version}_s"] = metrics[version]["time/stage_compute_seconds"]
                 row[f"{version}_peak_rss_mb"] = metrics[version]["peak_rss_mb"]
+                row[f"{version}_precision"] = metrics[version].get("precision", "float32")
             row["speedup"] = row["baseline_s"] / row["new_s"]
             # What of this code's trial went to target tasks whose English dev missed the learning gate:
             # their numbers can enter no fit, so this share is what a choice of tasks, not code, decides.
@@ -527,6 +532,7 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
             row["bf16_speedup"] = row["baseline_s"] / row["new_bf16_s"]
             row["gated_speedup"] = row["baseline_s"] / row["new_gated_s"]
             row["gated_vs_new"] = row["new_s"] / row["new_gated_s"]
+            row["bf16_gated_speedup"] = row["baseline_s"] / row["new_bf16_gated_s"]
             # The gate only drops numbers: whatever the gated trial reports must equal the ungated one's.
             row["gated_dropped"] = sorted(k for k in metrics["new"] if k not in metrics["new_gated"]
                                           and not k.startswith("time/"))
@@ -673,7 +679,9 @@ def format_table(results: dict) -> str:
             f" below the learning gate: {', '.join(r['new_not_learned']) or 'none'},"
             f" {r['new_not_learned_share']:.0%} of the stage compute; with target.gate_zero_shot"
             f" {r['new_gated_s']:.1f}s = {r['gated_speedup']:.2f}x, {r['gated_vs_new']:.2f}x the float32 trial,"
-            f" {len(r['gated_dropped'])} numbers not reported, the rest differ by at most {r['max_metric_difference_gated']:.2g})"
+            f" {len(r['gated_dropped'])} numbers not reported, the rest differ by at most {r['max_metric_difference_gated']:.2g};"
+            f" bf16 and the gate together {r['new_bf16_gated_s']:.1f}s = {r['bf16_gated_speedup']:.2f}x, peak RSS"
+            f" {r['new_bf16_gated_peak_rss_mb']:.0f} MB)"
             for size, r in c.items() if isinstance(r, dict)))
     return "\n".join(lines)
 
