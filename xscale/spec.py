@@ -290,7 +290,7 @@ class Resources(_Frozen):
     precision: Literal[PRECISIONS] = "auto"
     """Numerics of forward passes in training and evaluation: bf16 autocast (weights, gradients and
     optimizer state stay float32) or float32. auto: bf16 on a CUDA GPU with bf16, float32 on a CPU
-    (bf16 on a CPU with AVX-512 BF16 or AMX is faster but needs more memory: docs/performance.md). The
+    (bf16 on a CPU with AVX-512 BF16 or AMX is faster at the same memory: docs/performance.md). The
     resolved value is part of every stage's cache key and is recorded as the run's `precision` tag."""
 
 
