@@ -646,7 +646,7 @@ def return_freed_buffers() -> bool:
 KERNEL_CACHE_CAPACITY = 32
 """Compiled CPU kernels each of oneDNN's two caches keeps in a trial process (see `bound_kernel_caches`)."""
 
-_KERNEL_CACHE_VARIABLES = ("LRU_CACHE_CAPACITY", "ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+KERNEL_CACHE_VARIABLES = ("LRU_CACHE_CAPACITY", "ONEDNN_PRIMITIVE_CACHE_CAPACITY")
 """ideep's cache (PyTorch's wrapper around oneDNN) and oneDNN's own; each keeps 1024 entries by default."""
 
 
@@ -657,7 +657,7 @@ def bound_kernel_caches() -> None:
     float32 745 and 693 MB, at the same speed (docs/performance.md). The caches read these variables when
     first used, so this takes effect in a process that has not run a oneDNN kernel yet (a trial's first
     step); a value already set in the environment is kept."""
-    for name in _KERNEL_CACHE_VARIABLES:
+    for name in KERNEL_CACHE_VARIABLES:
         os.environ.setdefault(name, str(KERNEL_CACHE_CAPACITY))
 
 

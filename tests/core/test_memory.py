@@ -8,15 +8,13 @@ import sys
 import pytest
 import torch
 
+from xscale.pipeline import KERNEL_CACHE_VARIABLES
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 
-# The child frees an 8 MiB buffer (glibc's dynamic mmap threshold then rises to 8 MiB), allocates a
-# 1.5 MiB tensor and prints how many bytes glibc holds in separate mappings (mallinfo2's hblkhd):
-# a buffer from its own mapping is returned to the OS on free, one from the heap may stay resident.
-_CHILD = """
-import ctypes, sys
-import torch
-from xscale.pipeline import return_freed_buffers
+# Both children read glibc's counters (mallinfo2) through this.
+_MALLINFO = """
+import ctypes
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
@@ -24,6 +22,16 @@ class MallInfo2(ctypes.Structure):
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
+"""
+
+# The child frees an 8 MiB buffer (glibc's dynamic mmap threshold then rises to 8 MiB), allocates a
+# 1.5 MiB tensor and prints how many bytes glibc holds in separate mappings (mallinfo2's hblkhd):
+# a buffer from its own mapping is returned to the OS on free, one from the heap may stay resident.
+_CHILD = _MALLINFO + """
+import sys
+import torch
+from xscale.pipeline import return_freed_buffers
+
 if sys.argv[1] == "on":
     assert return_freed_buffers()
 big = torch.ones(8 << 20, dtype=torch.uint8)
@@ -51,17 +59,11 @@ def test_without_it_they_come_from_the_heap():
 # The child runs bf16 linear layers forward and backward over 200 batch shapes, each new to oneDNN,
 # and prints by how many MiB glibc's allocated bytes grew (mallinfo2's uordblks): compiled kernels
 # that the caches keep stay allocated.
-_KERNEL_CHILD = """
-import ctypes, random, sys
+_KERNEL_CHILD = _MALLINFO + """
+import random, sys
 import torch
 from xscale.pipeline import bound_kernel_caches
 
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                      "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MallInfo2
 torch.set_num_threads(1)
 if sys.argv[1] == "on":
     bound_kernel_caches()
@@ -84,7 +86,7 @@ bf16_kernels = pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported
 
 
 def _kernel_growth_mib(setting: str) -> int:
-    env = {k: v for k, v in os.environ.items() if k not in ("LRU_CACHE_CAPACITY", "ONEDNN_PRIMITIVE_CACHE_CAPACITY")}
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_CACHE_VARIABLES}
     out = subprocess.run([sys.executable, "-c", _KERNEL_CHILD, setting], capture_output=True, text=True,
                          check=True, env=env)
     return int(out.stdout.split()[-1])
