@@ -654,9 +654,9 @@ def bound_kernel_caches() -> None:
     """Keep at most `KERNEL_CACHE_CAPACITY` compiled kernels in each cache behind PyTorch's oneDNN path.
     Every new batch shape compiles new kernels, and only with both caches small does their memory stay
     bounded: an `s` trial's peak RSS in bf16 is 1213 MB by default and about 700 MB with 32 entries, in
-    float32 745 MB and 690-715 MB, at the same speed (docs/performance.md). The caches read these variables when
-    first used, so this takes effect in a process that has not run a oneDNN kernel yet (a trial's first
-    step); a value already set in the environment is kept."""
+    float32 745 MB by default and 690-715 MB bounded, at the same speed (docs/performance.md). The caches
+    read these variables when first used, so this takes effect in a process that has not run a oneDNN
+    kernel yet (a trial's first step); a value already set in the environment is kept."""
     for name in KERNEL_CACHE_VARIABLES:
         os.environ.setdefault(name, str(KERNEL_CACHE_CAPACITY))
 

@@ -450,9 +450,9 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
     if version.startswith("new"):
         data["pretrain"]["schedule"] = "linear"
         data["probes"].update(kinds=["retrieval", "cka"], layers=["last"], average_excludes=[], random_reference=False)
-    if version in ("new_bf16", "new_bf16_gated"):
+    if "bf16" in version:
         data["resources"] = {"precision": "bf16"}
-    if version in ("new_gated", "new_bf16_gated"):
+    if version.endswith("_gated"):
         data["target"]["gate_zero_shot"] = True
     path = work / f"cost-{version}-{size}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
