@@ -101,3 +101,22 @@ def test_trial_cost_and_asha_figures_at_smoke_size(tmp_path):
     asha = figs["asha"]
     assert asha["trials"] >= 1 and asha["same_selection"] in (True, False)
     assert "trial stage compute with cached pretraining" in proc.stdout and "ASHA inside each cell" in proc.stdout
+
+
+def test_precision_figure_pairs_bf16_with_float32_by_seed(tmp_path):
+    """Whole trials in each precision, paired by seed, one interval per metric a study reads."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--smoke", "--only", "precision", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    fig = json.loads(out.read_text())["figures"]["precision"]
+    assert fig["seeds"] == 2 and fig["precisions"] == {"new": ["float32"], "new_bf16": ["bf16"]}
+    rows = fig["metrics"]
+    assert {"xtreme/score", "dev/score", "target/udpos/avg/accuracy", "align/target/cka/avg/cka"} <= set(rows)
+    assert not any(k.startswith("time/") or "/en/" in k and k.startswith("target/") for k in rows)
+    for r in rows.values():
+        assert r["low"] <= r["mean"] <= r["high"] and r["holm_low"] <= r["low"] and r["high"] <= r["holm_high"]
+    assert any(r["mean"] != 0 for r in rows.values())  # bf16 did change the arithmetic
+    assert set(fig["excluding_zero_holm"]) <= set(fig["excluding_zero"])
+    assert len(fig["float32_s"]) == len(fig["bf16_s"]) == 2 and fig["speedup"] > 0
+    assert "bf16 against float32, 2 paired whole trials at xs" in proc.stdout

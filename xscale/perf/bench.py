@@ -4,7 +4,8 @@
 
 Figures: the stage compute of one cached-pretraining trial against the baseline commit, in float32 and
 with the bf16 opt-in, and the share of it spent on target tasks that missed the learning gate
-(`trial_cost`, only when asked for); training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
+(`trial_cost`, only when asked for); bf16 against float32 over paired whole-trial seeds (`precision`, only
+when asked for); training-loop throughput against a bare PyTorch loop (per size); on a CUDA device, XLM-R
 Base MLM throughput (eager and compiled) and MFU against the bf16 peak; CPU efficiency
 (6·N·tokens/s over this machine's measured fp32 matmul peak); padding waste of the synthetic tasks'
 batches; per-trial overhead of smoke trials; stage cache speed-up of a whole sweep; parallelism
@@ -19,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -428,9 +430,10 @@ print("RESULT " + json.dumps(m))
 """
 
 
-def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
+def _trial_spec(work: Path, size: str, smoke: bool, version: str, seed: int = 0) -> Path:
     """One cell of the main sweep's old shape (a spec both versions accept); the new version keeps the
-    baseline's pretraining schedule and probes, so both compute the same thing."""
+    baseline's pretraining schedule and probes, so both compute the same thing. `seed` is the trial's
+    (pretraining included); the benchmark's data stay those of seed 0."""
     import yaml
 
     data = {
@@ -445,7 +448,7 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
                    "freeze_embeddings": True},
         "probes": {"max_pairs": 200},
         "optim": {"lr": 1e-3, "warmup_fraction": 0.1, "batch_size": 32},
-        "seed": 0,
+        "seed": seed,
     }
     if version.startswith("new"):
         data["pretrain"]["schedule"] = "linear"
@@ -454,7 +457,7 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str) -> Path:
         data["resources"] = {"precision": "bf16"}
     if version.endswith("_gated"):
         data["target"]["gate_zero_shot"] = True
-    path = work / f"cost-{version}-{size}.yaml"
+    path = work / f"cost-{version}-{size}{f'-seed{seed}' if seed else ''}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -565,6 +568,66 @@ def _max_difference(a: dict, b: dict) -> tuple[float, str]:
     return max(((abs(a[k] - b[k]), k) for k in shared), default=(float("nan"), ""))
 
 
+# ------------------------------------------------------------------------------ bf16 against float32
+
+PRECISION_SEEDS = 10
+"""Seeds of the `precision` figure: with 10 pairs a shift of about one SD of the paired differences is
+detected with 80% power (each metric's `detectable`)."""
+
+
+def _compared(m: dict) -> list[str]:
+    """The numbers a study reads: language-averaged zero-shot and probe metrics, English dev scores, the
+    intermediate task's dev accuracy, `dev/score` and `xtreme/score`."""
+    return [k for k in m if (k.startswith(("target/", "align/")) and f"/{keys.AVG}/" in k)
+            or (k.startswith(("dev/", "intermediate/")) and f"/{keys.ENGLISH}/" in k)
+            or k in (keys.DEV_SCORE, keys.XTREME_SCORE)]
+
+
+def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
+    """Whole trials (pretraining included) of `trial_cost`'s spec in float32 and with `resources.precision:
+    bf16`, paired by seed: per metric the mean bf16 - float32 difference with its 95% t interval, the
+    interval Holm-adjusted over all metrics, and the float32 seed SD to set it against. A seed's two
+    trials run side by side, one thread each, so both see the same load."""
+    from xscale.analysis.fits import holm, paired_difference
+
+    size, seeds = ("xs", range(2)) if smoke else ("s", range(n_seeds))
+    versions = ("new", "new_bf16")
+    results: dict[str, dict[int, dict]] = {v: {} for v in versions}
+    with tempfile.TemporaryDirectory(prefix="xscale-bench-precision-") as tmp:
+        work = Path(tmp)
+        for seed in seeds:
+            _say(f"precision, size {size}: seed {seed + 1} of {len(seeds)}, float32 and bf16 side by side ...")
+            started = {v: _start_trial(ROOT, v, _trial_spec(work, size, smoke, v, seed), work / f"{v}-{seed}")
+                       for v in versions}
+            for v, proc in started.items():
+                results[v][seed] = _trial_result(v, proc)
+    f32, bf16 = results["new"], results["new_bf16"]
+    names = [k for k in _compared(f32[0]) if all(k in f32[s] and k in bf16[s] for s in seeds)]
+    diffs = {k: paired_difference({s: bf16[s][k] for s in seeds}, {s: f32[s][k] for s in seeds}) for k in names}
+    levels = holm([diffs[k].p_value for k in names])
+    rows = {}
+    for k, level in zip(names, levels):
+        e = diffs[k]
+        adjusted = e.at_level(level) if level is not None else e
+        rows[k] = {"mean": e.value, "low": e.low, "high": e.high, "p": e.p_value, "detectable": e.detectable,
+                   "holm_low": adjusted.low, "holm_high": adjusted.high,
+                   "float32_seed_sd": statistics.stdev(f32[s][k] for s in seeds)}
+    compute = {v: [results[v][s][keys.STAGE_COMPUTE_SECONDS] for s in seeds] for v in versions}
+    return {
+        "size": size, "seeds": len(seeds), "metrics": rows,
+        "precisions": {v: sorted({results[v][s]["precision"] for s in seeds}) for v in versions},
+        "excluding_zero": sorted(k for k in names if diffs[k].excludes_zero),
+        "excluding_zero_holm": sorted(k for k, r in rows.items()
+                                      if r["holm_low"] is not None and (r["holm_low"] > 0 or r["holm_high"] < 0)),
+        "learned": {v: {k.split("/")[-1]: int(sum(results[v][s].get(k, 0.0) for s in seeds))
+                        for k in results[v][0] if k.startswith("learned/")} for v in versions},
+        "float32_s": compute["new"], "bf16_s": compute["new_bf16"],
+        "speedup": sum(compute["new"]) / sum(compute["new_bf16"]),
+        "float32_peak_rss_mb": max(f32[s]["peak_rss_mb"] for s in seeds),
+        "bf16_peak_rss_mb": max(bf16[s]["peak_rss_mb"] for s in seeds),
+    }
+
+
 # ------------------------------------------------------------------------------ the runner
 
 
@@ -599,6 +662,8 @@ def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> 
                            "target": "grouped <= 0.15"}
     if only and "trial_cost" in only:
         figs["trial_cost"] = trial_cost(smoke)
+    if only and "precision" in only:
+        figs["precision"] = precision_seeds(smoke)
     if only and "asha" in only:
         with tempfile.TemporaryDirectory(prefix="xscale-bench-asha-") as tmp:
             spec = ROOT / "search_spaces" / "size_vs_data.yaml"
@@ -683,6 +748,16 @@ def format_table(results: dict) -> str:
             f" bf16 and the gate together {r['new_bf16_gated_s']:.1f}s = {r['bf16_gated_speedup']:.2f}x, peak RSS"
             f" {r['new_bf16_gated_peak_rss_mb']:.0f} MB)"
             for size, r in c.items() if isinstance(r, dict)))
+    if "precision" in f:
+        p = f["precision"]
+        xtreme = p["metrics"].get(keys.XTREME_SCORE)
+        lines.append(
+            f"bf16 against float32, {p['seeds']} paired whole trials at {p['size']}: {len(p['excluding_zero'])} of "
+            f"{len(p['metrics'])} 95% intervals exclude zero ({', '.join(p['excluding_zero']) or 'none'}), "
+            f"{len(p['excluding_zero_holm'])} after Holm ({', '.join(p['excluding_zero_holm']) or 'none'})"
+            + (f"; xtreme/score {xtreme['mean']:+.2f} [{xtreme['low']:+.2f}, {xtreme['high']:+.2f}]" if xtreme else "")
+            + f"; whole-trial compute {p['speedup']:.2f}x; peak RSS {p['float32_peak_rss_mb']:.0f} / "
+            f"{p['bf16_peak_rss_mb']:.0f} MB")
     return "\n".join(lines)
 
 
@@ -691,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds instead of minutes (a test runs this)")
     ap.add_argument("--out", default=str(ROOT / "sweeps" / "bench" / "results.json"))
     ap.add_argument("--only", nargs="*", help="run only these figures: loop gpu padding overhead cache parallelism "
-                    "cost_scaling (sweep: those four); trial_cost and asha run only when named")
+                    "cost_scaling (sweep: those four); trial_cost, precision and asha run only when named")
     ap.add_argument("--keep", metavar="DIR", help="run the sweeps in DIR and keep them (MLflow store, outputs, cache), "
                     "e.g. for `xscale report DIR/size_vs_data`; DIR must be empty or new")
     args = ap.parse_args(argv)
