@@ -591,7 +591,7 @@ def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
     from xscale.analysis.fits import holm, paired_difference
 
     size, seeds = ("xs", range(2)) if smoke else ("s", range(n_seeds))
-    versions = ("new", "new_bf16")
+    versions = ("new", "new_bf16")  # trial_cost's names: this code in float32, and with the bf16 opt-in
     results: dict[str, dict[int, dict]] = {v: {} for v in versions}
     with tempfile.TemporaryDirectory(prefix="xscale-bench-precision-") as tmp:
         work = Path(tmp)
