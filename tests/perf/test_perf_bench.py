@@ -116,6 +116,7 @@ def test_precision_figure_pairs_bf16_with_float32_by_seed(tmp_path):
     assert not any(k.startswith("time/") or "/en/" in k and k.startswith("target/") for k in rows)
     for r in rows.values():
         assert r["low"] <= r["mean"] <= r["high"] and r["holm_low"] <= r["low"] and r["high"] <= r["holm_high"]
+        assert r["mean"] == pytest.approx(sum(b - f for b, f in zip(r["bf16"], r["float32"])) / 2)
     assert any(r["mean"] != 0 for r in rows.values())  # bf16 did change the arithmetic
     assert set(fig["excluding_zero_holm"]) <= set(fig["excluding_zero"])
     assert len(fig["float32_s"]) == len(fig["bf16_s"]) == 2 and fig["speedup"] > 0

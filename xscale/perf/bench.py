@@ -586,8 +586,9 @@ def _compared(m: dict) -> list[str]:
 def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
     """Whole trials (pretraining included) of `trial_cost`'s spec in float32 and with `resources.precision:
     bf16`, paired by seed: per metric the mean bf16 - float32 difference with its 95% t interval, the
-    interval Holm-adjusted over all metrics, and the float32 seed SD to set it against. A seed's two
-    trials run side by side, one thread each, so both see the same load."""
+    interval Holm-adjusted over all metrics, the float32 seed SD to set it against, and every seed's two
+    values (for pooling with later runs). A seed's two trials run side by side, one thread each, so both
+    see the same load."""
     from xscale.analysis.fits import holm, paired_difference
 
     size, seeds = ("xs", range(2)) if smoke else ("s", range(n_seeds))
@@ -611,7 +612,8 @@ def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
         adjusted = e.at_level(level) if level is not None else e
         rows[k] = {"mean": e.value, "low": e.low, "high": e.high, "p": e.p_value, "detectable": e.detectable,
                    "holm_low": adjusted.low, "holm_high": adjusted.high,
-                   "float32_seed_sd": statistics.stdev(f32[s][k] for s in seeds)}
+                   "float32_seed_sd": statistics.stdev(f32[s][k] for s in seeds),
+                   "float32": [f32[s][k] for s in seeds], "bf16": [bf16[s][k] for s in seeds]}
     compute = {v: [results[v][s][keys.STAGE_COMPUTE_SECONDS] for s in seeds] for v in versions}
     return {
         "size": size, "seeds": len(seeds), "metrics": rows,
