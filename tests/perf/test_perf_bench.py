@@ -113,7 +113,7 @@ def test_precision_figure_pairs_bf16_with_float32_by_seed(tmp_path):
     assert fig["seeds"] == 2 and fig["precisions"] == {"new": ["float32"], "new_bf16": ["bf16"]}
     rows = fig["metrics"]
     assert {"xtreme/score", "dev/score", "target/udpos/avg/accuracy", "align/target/cka/avg/cka"} <= set(rows)
-    assert not any(k.startswith("time/") or "/en/" in k and k.startswith("target/") for k in rows)
+    assert not any(k.startswith("time/") or ("/en/" in k and k.startswith("target/")) for k in rows)
     for r in rows.values():
         assert r["low"] <= r["mean"] <= r["high"] and r["holm_low"] <= r["low"] and r["high"] <= r["holm_high"]
         assert r["mean"] == pytest.approx(sum(b - f for b, f in zip(r["bf16"], r["float32"])) / 2)
