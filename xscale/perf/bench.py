@@ -606,10 +606,12 @@ def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
     names = [k for k in _compared(f32[0]) if all(k in f32[s] and k in bf16[s] for s in seeds)]
     diffs = {k: paired_difference({s: bf16[s][k] for s in seeds}, {s: f32[s][k] for s in seeds}) for k in names}
     levels = holm([diffs[k].p_value for k in names])
-    rows = {}
+    rows, excluding_zero_holm = {}, []
     for k, level in zip(names, levels):
         e = diffs[k]
         adjusted = e.at_level(level) if level is not None else e
+        if adjusted.excludes_zero:
+            excluding_zero_holm.append(k)
         rows[k] = {"mean": e.value, "low": e.low, "high": e.high, "p": e.p_value, "detectable": e.detectable,
                    "holm_low": adjusted.low, "holm_high": adjusted.high,
                    "float32_seed_sd": statistics.stdev(f32[s][k] for s in seeds),
@@ -619,8 +621,7 @@ def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
         "size": size, "seeds": len(seeds), "metrics": rows,
         "precisions": {v: sorted({results[v][s]["precision"] for s in seeds}) for v in versions},
         "excluding_zero": sorted(k for k in names if diffs[k].excludes_zero),
-        "excluding_zero_holm": sorted(k for k, r in rows.items()
-                                      if r["holm_low"] is not None and (r["holm_low"] > 0 or r["holm_high"] < 0)),
+        "excluding_zero_holm": sorted(excluding_zero_holm),
         "learned": {v: {k.split("/")[-1]: int(sum(results[v][s].get(k, 0.0) for s in seeds))
                         for k in results[v][0] if k.startswith("learned/")} for v in versions},
         "float32_s": compute["new"], "bf16_s": compute["new_bf16"],
