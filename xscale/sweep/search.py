@@ -23,7 +23,7 @@ from typing import Any
 import optuna
 from ray.tune.search import Searcher
 
-from xscale.keys import cell_id, pretraining_of
+from xscale.keys import CHECKPOINT, cell_id, pretraining_of
 from xscale.spec import Choice, IntRange, LogUniform, Spec, Uniform
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -74,8 +74,12 @@ class CellSearch(Searcher):
     """Trials in turn over the grid cells, `trials_per_cell` each, every one with a deterministic key.
 
     Turns follow `spec.cells()` (model size fastest), but a cell whose pretraining another running
-    trial is still computing waits while any other cell can start: its trial would only sit on the
-    stage cache's lease. When every remaining cell waits on a pretraining, the next one starts anyway.
+    trial is still computing waits: its trial would only sit on the stage cache's lease, holding a
+    worker. That covers the shared run of its size and seed and its own checkpoint (the cooled-down
+    branch and the probe of that encoder, which the first trial at that checkpoint computes). A ready
+    cell further down the queue goes first; when no cell is ready, `suggest` returns None and Tune
+    asks again after the next report (the running trial that holds the pretraining always reports or
+    ends).
     """
 
     def __init__(self, spec: Spec, metric: str, mode: str, reconciled: Reconciled | None = None):
@@ -97,7 +101,7 @@ class CellSearch(Searcher):
             self._tell_done(key, values, objective)
         self.owner: dict[str, tuple[int, int]] = {}
         self.asked: dict[str, Any] = {}  # trial id -> its optuna trial
-        self.pretraining: dict[str, tuple] = {}  # trial id -> the pretraining it computes or waits for
+        self.pretraining: dict[str, set[tuple]] = {}  # trial id -> the pretraining it computes or waits for
         self.pretrained: set[tuple] = set()
 
     def _study(self, i: int) -> optuna.Study:
@@ -124,13 +128,13 @@ class CellSearch(Searcher):
         self.studies[slot[0]].add_trial(optuna.trial.create_trial(
             params=params, distributions=self.space, value=objective, state=state))
 
-    def _next(self) -> int:
-        """Position in the queue of the next trial to start."""
-        busy = set(self.pretraining.values()) - self.pretrained
+    def _next(self) -> int | None:
+        """Position in the queue of the next trial to start; None while every cell left waits."""
+        busy = set().union(*self.pretraining.values()) - self.pretrained
         for pos, (i, _) in enumerate(self.queue):
-            if pretraining_of(self.cells[i]) not in busy:
+            if not _pretraining_groups(self.cells[i]) & busy:
                 return pos
-        return 0
+        return None
 
     def _values(self, trial_id: str, i: int, k: int) -> dict:
         key = self.key(i, k)
@@ -150,16 +154,19 @@ class CellSearch(Searcher):
     def suggest(self, trial_id: str):
         if not self.queue:
             return Searcher.FINISHED
-        i, k = self.queue.pop(self._next())
+        pos = self._next()
+        if pos is None:
+            return None
+        i, k = self.queue.pop(pos)
         self.owner[trial_id] = (i, k)
-        group = pretraining_of(self.cells[i])
-        if group is not None and group not in self.pretrained:
-            self.pretraining[trial_id] = group
+        groups = _pretraining_groups(self.cells[i]) - self.pretrained
+        if groups:
+            self.pretraining[trial_id] = groups
         return {**self.cells[i], **self._values(trial_id, i, k), TRIAL_KEY: self.key(i, k)}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.pretraining and result.get("stage_index", 0) >= 1:  # past its pretraining stage
-            self.pretrained.add(self.pretraining.pop(trial_id))
+            self.pretrained |= self.pretraining.pop(trial_id)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self.pretraining.pop(trial_id, None)  # a trial that failed before pretraining leaves it to the next
@@ -180,6 +187,13 @@ class CellSearch(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
+
+
+def _pretraining_groups(cell: dict) -> set[tuple]:
+    """What a trial of this cell computes, or waits for, before its first report: the pretraining run
+    of its size and seed, and that run's encoder at the cell's checkpoint fraction."""
+    run = pretraining_of(cell)
+    return set() if run is None else {run, (*run, float(cell.get(CHECKPOINT, 1.0)))}
 
 
 def search_setup(spec: Spec, reconciled: Reconciled | None = None) -> CellSearch:
