@@ -28,7 +28,10 @@ def test_removed_node_trials_finish_elsewhere(procs, tmp_path, cache_dir, bench_
     info = wait_for(lambda: (state / "info.json").exists() and json.loads((state / "info.json").read_text()), 90,
                     f"the two-node cluster ({tail(tmp_path / 'cluster.log', 1000)})")
 
-    spec = write_spec(tmp_path, "nodeloss", resources={"max_failures": 1})
+    # Two seeds, two pretraining runs: both trials start at once, one on each node. (Two cells of one
+    # seed would start one after the other, the second once the first is past its pretraining.)
+    spec = write_spec(tmp_path, "nodeloss", resources={"max_failures": 1}, seed={"grid": [0, 1]},
+                      intermediate={"fraction": 1.0})
     driver = procs.start(sweep_cmd(spec, tmp_path, cache_uri, "--address", info["address"]), "sweep.log", extra_env=env)
     cluster.stdin.write(b"remove-when-busy\n")
     cluster.stdin.flush()
