@@ -612,10 +612,10 @@ def precision_seeds(smoke: bool, n_seeds: int = PRECISION_SEEDS) -> dict:
         adjusted = e.at_level(level) if level is not None else e
         if adjusted.excludes_zero:
             excluding_zero_holm.append(k)
+        float32 = [f32[s][k] for s in seeds]
         rows[k] = {"mean": e.value, "low": e.low, "high": e.high, "p": e.p_value, "detectable": e.detectable,
-                   "holm_low": adjusted.low, "holm_high": adjusted.high,
-                   "float32_seed_sd": statistics.stdev(f32[s][k] for s in seeds),
-                   "float32": [f32[s][k] for s in seeds], "bf16": [bf16[s][k] for s in seeds]}
+                   "holm_low": adjusted.low, "holm_high": adjusted.high, "float32_seed_sd": statistics.stdev(float32),
+                   "float32": float32, "bf16": [bf16[s][k] for s in seeds]}
     compute = {v: [results[v][s][keys.STAGE_COMPUTE_SECONDS] for s in seeds] for v in versions}
     return {
         "size": size, "seeds": len(seeds), "metrics": rows,
