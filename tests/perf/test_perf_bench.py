@@ -56,6 +56,31 @@ def test_bench_keep_refuses_a_folder_in_use(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_bench_refuses_an_unknown_cost_task(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--only", "trial_cost", "--cost-tasks", "udpos", "mlqa",
+                           "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: --cost-tasks: unknown task 'mlqa' (allowed: xnli, pawsx, udpos, panx, xquad, tatoeba, bucc)"]
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_trial_cost_spec_trains_the_tasks_asked_for(tmp_path):
+    """`--cost-tasks` changes only the target tasks of the spec both versions run."""
+    import yaml
+
+    from xscale.perf.bench import _trial_spec
+    from xscale.spec import load_spec
+
+    full = yaml.safe_load(_trial_spec(tmp_path, "s", False, "new").read_text())
+    study = _trial_spec(tmp_path, "s", False, "new_study", tasks=("udpos", "panx", "tatoeba"))
+    assert tuple(load_spec(study).target.tasks) == ("udpos", "panx", "tatoeba")
+    study_dict = yaml.safe_load(study.read_text())
+    assert full["target"]["tasks"] == ["xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc"]
+    full["target"]["tasks"] = study_dict["target"]["tasks"]
+    assert study_dict == full
+
+
 def test_mlm_flops_per_token_of_xlmr_base():
     """The MFU numerator counts each matmul weight once (the output projection tied to the word
     embeddings included) and the attention term; lookup tables are not matmuls."""

@@ -430,10 +430,15 @@ print("RESULT " + json.dumps(m))
 """
 
 
-def _trial_spec(work: Path, size: str, smoke: bool, version: str, seed: int = 0) -> Path:
+COST_TASKS: tuple[str, ...] = ("xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc")
+"""The target tasks of `trial_cost`'s spec: every synthetic target task, all of which the baseline runs."""
+
+
+def _trial_spec(work: Path, size: str, smoke: bool, version: str, seed: int = 0,
+                tasks: tuple[str, ...] = COST_TASKS) -> Path:
     """One cell of the main sweep's old shape (a spec both versions accept); the new version keeps the
     baseline's pretraining schedule and probes, so both compute the same thing. `seed` is the trial's
-    (pretraining included); the benchmark's data stay those of seed 0."""
+    (pretraining included); the benchmark's data stay those of seed 0. `tasks` are the target tasks."""
     import yaml
 
     data = {
@@ -443,7 +448,7 @@ def _trial_spec(work: Path, size: str, smoke: bool, version: str, seed: int = 0)
                      "max_seq_len": 64, "short_seq_len": 16, "short_seq_fraction": 0.8, "lr": 1e-3,
                      "warmup_fraction": 0.1},
         "intermediate": {"task": "sst2", "fraction": 1.0, "epochs": 2, "max_train_examples": 4000},
-        "target": {"tasks": ["xnli", "pawsx", "udpos", "panx", "xquad", "tatoeba", "bucc"], "epochs": 1,
+        "target": {"tasks": list(tasks), "epochs": 1,
                    "max_train_examples": 100 if smoke else 1000, "max_eval_examples": 300,
                    "freeze_embeddings": True},
         "probes": {"max_pairs": 200},
@@ -483,15 +488,16 @@ def _pretrain_loss(root: Path) -> float:
     return json.loads(entry.read_text())["final_loss"]
 
 
-def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
+def trial_cost(smoke: bool, baseline: str = BASELINE, tasks: tuple[str, ...] = COST_TASKS) -> dict:
     """Stage compute of one trial whose pretraining is cached, per size, on the baseline commit and on this
     code (float32, and bf16 as `resources.precision: bf16`), in the same run: each version pretrains once
     (untimed), then runs the trial again with every other stage recomputed. Also the largest zero-shot or
     probe difference to the baseline, the largest difference bf16 makes, and each pretraining's final loss.
     `new_gated` is this code with `target.gate_zero_shot` on the float32 pretraining (a copy of `new`'s),
-    `new_bf16_gated` both opt-ins on the bf16 pretraining (a copy of `new_bf16`'s)."""
+    `new_bf16_gated` both opt-ins on the bf16 pretraining (a copy of `new_bf16`'s). `tasks` are the spec's
+    target tasks (the shipped studies train udpos, panx and tatoeba)."""
     sizes = ("xs",) if smoke else ("xs", "s", "m")
-    out: dict = {"baseline_commit": baseline}
+    out: dict = {"baseline_commit": baseline, "tasks": list(tasks)}
     with tempfile.TemporaryDirectory(prefix="xscale-bench-cost-") as tmp:
         work = Path(tmp)
         base_src = work / "baseline-src"
@@ -506,7 +512,8 @@ def trial_cost(smoke: bool, baseline: str = BASELINE) -> dict:
         for size in sizes:
             row = {}
             metrics = {}
-            runs = {v: (src, _trial_spec(work, size, smoke, v), work / f"{v}-{size}") for v, src in versions}
+            runs = {v: (src, _trial_spec(work, size, smoke, v, tasks=tasks), work / f"{v}-{size}")
+                    for v, src in versions}
             # The versions pretrain side by side (untimed), then each timed trial runs alone.
             _say(f"trial cost, size {size}: pretraining every version side by side (untimed) ...")
             started = {v: _start_trial(src, v, spec, root) for v, (src, spec, root) in runs.items()
@@ -639,7 +646,8 @@ def _machine() -> dict:
             "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
-def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> dict:
+def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None,
+        cost_tasks: tuple[str, ...] = COST_TASKS) -> dict:
     torch.set_num_threads(1)
     results: dict = {"machine": _machine(), "smoke": smoke, "figures": {}}
     figs = results["figures"]
@@ -664,7 +672,7 @@ def run(smoke: bool, only: set[str] | None = None, keep: Path | None = None) -> 
         figs["padding"] = {"rows": padding_waste("tiny" if smoke else "small", ("xnli", "pawsx", "udpos", "panx", "xquad")),
                            "target": "grouped <= 0.15"}
     if only and "trial_cost" in only:
-        figs["trial_cost"] = trial_cost(smoke)
+        figs["trial_cost"] = trial_cost(smoke, tasks=cost_tasks)
     if only and "precision" in only:
         figs["precision"] = precision_seeds(smoke)
     if only and "asha" in only:
@@ -737,7 +745,8 @@ def format_table(results: dict) -> str:
                      + (f" (differs: {', '.join(a['cells_selecting_differently'])})" if not a["same_selection"] else ""))
     if "trial_cost" in f:
         c = f["trial_cost"]
-        lines.append(f"trial stage compute with cached pretraining, against {c['baseline_commit']}: " + ", ".join(
+        lines.append(f"trial stage compute with cached pretraining ({', '.join(c['tasks'])}), against "
+                     f"{c['baseline_commit']}: " + ", ".join(
             f"{size} {r['baseline_s']:.1f}s -> {r['new_s']:.1f}s = {r['speedup']:.2f}x (peak RSS "
             f"{r['baseline_peak_rss_mb']:.0f} -> {r['new_peak_rss_mb']:.0f} MB; largest metric difference "
             f"{r['max_metric_difference']:.2f}, {r['max_metric_difference_key']}); opt-in bf16 {r['new_bf16_s']:.1f}s = {r['bf16_speedup']:.2f}x (peak RSS "
@@ -772,12 +781,18 @@ def main(argv: list[str] | None = None) -> int:
                     "cost_scaling (sweep: those four); trial_cost, precision and asha run only when named")
     ap.add_argument("--keep", metavar="DIR", help="run the sweeps in DIR and keep them (MLflow store, outputs, cache), "
                     "e.g. for `xscale report DIR/size_vs_data`; DIR must be empty or new")
+    ap.add_argument("--cost-tasks", nargs="+", default=list(COST_TASKS), metavar="TASK",
+                    help=f"target tasks of trial_cost's spec (default: all of {', '.join(COST_TASKS)})")
     args = ap.parse_args(argv)
+    unknown = [t for t in args.cost_tasks if t not in COST_TASKS]
+    if unknown:
+        print(f"error: --cost-tasks: unknown task {unknown[0]!r} (allowed: {', '.join(COST_TASKS)})", file=sys.stderr)
+        return 2
     keep = Path(args.keep) if args.keep else None
     if keep is not None and keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
         print(f"error: --keep: {keep} must be an empty folder or a new path", file=sys.stderr)
         return 2
-    results = run(args.smoke, set(args.only) if args.only else None, keep)
+    results = run(args.smoke, set(args.only) if args.only else None, keep, tuple(dict.fromkeys(args.cost_tasks)))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
