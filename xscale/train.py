@@ -68,8 +68,8 @@ def device() -> torch.device:
 
 def resolve_precision(precision: str, dev: torch.device) -> str:
     """"bf16" or "float32" for `dev`. "auto" is bf16 on a CUDA GPU that supports it and float32 on a CPU:
-    on a CPU with AVX-512 BF16, bf16 makes trials about 1.4-1.6x faster (s and m) at the same memory
-    but changes their numbers (docs/performance.md), and golden numbers and cached
+    on a CPU with AVX-512 BF16, bf16 can make trials faster at the same memory (1.05-1.46x at s and m on
+    the hosts measured, see docs/performance.md) but changes their numbers, and golden numbers and cached
     results should not depend on the machine's instruction set, so a CPU runs bf16 only when asked to."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
