@@ -63,6 +63,10 @@ def test_bench_refuses_an_unknown_cost_task(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: --cost-tasks: unknown task 'mlqa' (allowed: xnli, pawsx, udpos, panx, xquad, tatoeba, bucc)"]
     assert not (tmp_path / "results.json").exists()
+    proc = subprocess.run([sys.executable, "-m", "xscale.perf", "--only", "loop", "--cost-tasks", "udpos",
+                           "--out", str(tmp_path / "results.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: --cost-tasks: only trial_cost reads it; add --only trial_cost"
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_trial_cost_spec_trains_the_tasks_asked_for(tmp_path):
